@@ -1,0 +1,1 @@
+"""Database: declarative base, portable column types, engine and migrations."""

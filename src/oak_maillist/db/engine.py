@@ -1,0 +1,122 @@
+"""Async engine and sessions for SQLite, PostgreSQL and MySQL/MariaDB from one URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from oak_maillist.config import DatabaseSettings
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL cannot be understood."""
+
+
+def sqlalchemy_url(url: str) -> URL:
+    """Map the spec's URL forms onto SQLAlchemy URLs with our async drivers.
+
+    `postgres://` and `postgresql://` use psycopg 3, `mysql://` and `mariadb://` use aiomysql
+    with utf8mb4, and `sqlite://path` follows sqlx: `sqlite://data/x.db` is relative,
+    `sqlite:///srv/x.db` absolute, `sqlite::memory:` in memory. URLs that already name a
+    driver (`postgresql+psycopg://`) are taken as they are.
+    """
+    if url.startswith("sqlite"):
+        return _sqlite_url(url)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise DatabaseUrlError("database.url: missing '://'")
+    drivers = {
+        "postgres": "postgresql+psycopg",
+        "postgresql": "postgresql+psycopg",
+        "mysql": "mysql+aiomysql",
+        "mariadb": "mysql+aiomysql",
+        "mariadb+aiomysql": "mysql+aiomysql",
+    }
+    parsed = make_url(f"{drivers.get(scheme, scheme)}://{rest}")
+    if parsed.get_backend_name() == "mysql" and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    if parsed.get_backend_name() not in ("postgresql", "mysql"):
+        raise DatabaseUrlError(f"database.url: unsupported database '{scheme}'")
+    return parsed
+
+
+def _sqlite_url(url: str) -> URL:
+    if url.startswith("sqlite+aiosqlite:"):
+        return make_url(url)
+    rest = url.removeprefix("sqlite:").removeprefix("//")
+    path, _, _query = rest.partition("?")  # sqlx options such as ?mode=rwc do not apply
+    if path in (":memory:", ""):
+        return make_url("sqlite+aiosqlite://")
+    return URL.create("sqlite+aiosqlite", database=path)
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """An async engine with the pool and connection settings from configuration."""
+    url = sqlalchemy_url(settings.url.get_secret_value())
+    backend = url.get_backend_name()
+    options: dict[str, Any] = {"pool_pre_ping": backend != "sqlite"}
+    if backend == "sqlite":
+        options.update(_sqlite_options(url))
+    else:
+        options.update(
+            pool_size=max(settings.min_connections, 1),
+            max_overflow=max(settings.max_connections - max(settings.min_connections, 1), 0),
+            pool_recycle=settings.idle_timeout,
+            pool_timeout=settings.connect_timeout,
+            connect_args={"connect_timeout": settings.connect_timeout},
+        )
+    if backend == "mysql":
+        options["connect_args"]["init_command"] = "SET time_zone = '+00:00'"
+    engine = create_async_engine(url, **options)
+    if backend == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_options(url: URL) -> dict[str, Any]:
+    if not url.database:
+        # One shared connection, or every session would see its own empty database.
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit (async code cannot lazy-load)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def warm_pool(engine: AsyncEngine, count: int) -> None:
+    """Open `count` connections up front so the pool holds min_connections from the start."""
+    if count <= 0 or engine.dialect.name == "sqlite":
+        return
+    connections = [await engine.connect() for _ in range(count)]
+    await asyncio.gather(*(connection.close() for connection in connections))
+
+
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session whose work commits on success and rolls back on error."""
+    async with sessionmaker() as session, session.begin():
+        yield session

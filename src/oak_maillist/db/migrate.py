@@ -1,0 +1,89 @@
+"""Alembic migrations driven from our own engine: up, down, status, and drift checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """An Alembic configuration pointing at our migrations; no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"expected one migration head, found {heads}")
+    return heads[0]
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    current: str | None
+    head: str
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply migrations up to `revision`."""
+    await _run(engine, command.upgrade, revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "-1") -> None:
+    """Roll back to `revision` (one step by default)."""
+    await _run(engine, command.downgrade, revision)
+
+
+async def status(engine: AsyncEngine) -> MigrationStatus:
+    """The database's revision and the code's head revision."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current_revision)
+    return MigrationStatus(current=current, head=head_revision())
+
+
+async def drift(engine: AsyncEngine) -> list[Any]:
+    """Differences between the migrated schema and the ORM models (empty when in step)."""
+    from oak_maillist.db.base import Base  # noqa: PLC0415 - models import db, not the reverse
+    import oak_maillist.models  # noqa: F401, PLC0415 - registers every table
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts=_context_options(sync)), Base.metadata
+            )
+        )
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _context_options(connection: Connection) -> dict[str, Any]:
+    return {"compare_type": True, "render_as_batch": connection.dialect.name == "sqlite"}
+
+
+async def _run(engine: AsyncEngine, action: Any, revision: str) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        action(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
