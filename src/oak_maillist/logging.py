@@ -37,6 +37,12 @@ def _is_secret_key(key: str) -> bool:
     return any(word in _SECRET_WORDS for word in re.split(r"[_\-.]", lowered))
 
 
+def drop_color_message(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """uvicorn adds an ANSI-coloured copy of its message; the plain one is enough."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def _redact(data: MutableMapping[str, Any]) -> None:
     for key, value in list(data.items()):
         if key in ("event", "level", "timestamp", "logger", "request_id"):
@@ -68,6 +74,7 @@ def configure_logging(settings: LoggingSettings, *, stream: Any = None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        drop_color_message,
         redact_secrets,
     ]
     renderer: Processor
@@ -75,7 +82,10 @@ def configure_logging(settings: LoggingSettings, *, stream: Any = None) -> None:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: rich ones print local variables, which may hold secrets.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -98,6 +108,7 @@ def configure_logging(settings: LoggingSettings, *, stream: Any = None) -> None:
     # uvicorn's access log repeats our own request log line; SQL echo would log message data.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(max(level, logging.WARNING))
 
 

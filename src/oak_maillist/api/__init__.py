@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI routers, dependencies, error mapping, health and metrics."""

@@ -1,0 +1,11 @@
+"""Version 1 of the HTTP API, mounted at /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from oak_maillist.api.v1 import system
+from oak_maillist.api.v1.schemas.common import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router.include_router(system.router)

@@ -1,0 +1,1 @@
+"""Business logic: module-level async functions, session first, called by the edges."""

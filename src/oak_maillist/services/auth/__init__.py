@@ -1,0 +1,1 @@
+"""Authentication: passwords, tokens, TOTP, passkeys, sessions."""

@@ -1,0 +1,109 @@
+"""aiosmtpd hooks: recipients are checked at RCPT, messages stored at DATA before the 250."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from oak_maillist.db.engine import transaction
+from oak_maillist.logging import get_logger
+from oak_maillist.metrics import MESSAGES_RECEIVED, SMTP_REPLIES
+from oak_maillist.runtime import Runtime
+from oak_maillist.services import inbound
+from oak_maillist.services.inbound import RecipientStatus
+from oak_maillist.smtp import replies
+
+log = get_logger(__name__)
+
+# Capabilities aiosmtpd honours without announcing them; AUTH is never offered (we are not a
+# submission server, so there is nothing to log in to).
+EXTRA_CAPABILITIES = ("250-PIPELINING", "250-ENHANCEDSTATUSCODES")
+
+
+class ListHandler:
+    """Answers for the lists in the database; holds no state between connections."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings.smtp.incoming
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        kept = [line for line in responses if not line[4:].startswith("AUTH")]
+        return [*kept[:-1], *EXTRA_CAPABILITIES, kept[-1]]
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.settings.max_recipients:
+            return _refuse(replies.TOO_MANY_RECIPIENTS)
+        try:
+            async with transaction(self.runtime.sessionmaker) as db:
+                recipient = await inbound.resolve_recipient(db, address)
+        except Exception:
+            log.exception("smtp_rcpt_lookup_failed")
+            return _refuse(replies.LOCAL_ERROR)
+        if recipient.status is RecipientStatus.UNKNOWN:
+            return _refuse(replies.UNKNOWN_RECIPIENT)
+        if recipient.status is RecipientStatus.INACTIVE:
+            return _refuse(replies.LIST_INACTIVE)
+        declared = _declared_size(envelope)
+        if recipient.max_message_size and declared > recipient.max_message_size:
+            return _refuse(replies.MESSAGE_TOO_BIG)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return replies.RECIPIENT_OK
+
+    async def handle_DATA(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        raw = envelope.original_content or b""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        try:
+            async with transaction(self.runtime.sessionmaker) as db:
+                inbound_id = await inbound.accept(
+                    db, raw=raw, envelope_from=envelope.mail_from or "",
+                    recipients=list(envelope.rcpt_tos), peer=peer, helo=session.host_name or "",
+                )
+        except Exception:
+            log.exception("smtp_store_failed", size=len(raw))
+            return _refuse(replies.STORE_FAILED)
+        MESSAGES_RECEIVED.inc()
+        log.info("smtp_message_accepted", inbound_id=inbound_id, size=len(raw),
+                 recipients=len(envelope.rcpt_tos))
+        return replies.ACCEPTED
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.exception("smtp_session_error", error=type(error).__name__)
+        return _refuse(replies.LOCAL_ERROR)
+
+
+def _declared_size(envelope: Envelope) -> int:
+    for option in envelope.mail_options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return 0
+
+
+def _refuse(reply: str) -> str:
+    SMTP_REPLIES.labels(replies.code_of(reply)).inc()
+    return reply
+
+
+def handler_kwargs(runtime: Runtime) -> dict[str, Any]:
+    """aiosmtpd.SMTP keyword arguments from configuration."""
+    settings = runtime.settings.smtp.incoming
+    return {
+        "data_size_limit": settings.max_message_size,
+        "enable_SMTPUTF8": True,
+        "decode_data": False,
+        "hostname": runtime.settings.server.base_url.host or "localhost",
+        "ident": "Oak Maillist ESMTP",
+        "timeout": settings.idle_timeout,
+    }

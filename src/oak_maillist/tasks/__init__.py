@@ -1,0 +1,1 @@
+"""The job edge: broker selection, job registry, worker and scheduler."""

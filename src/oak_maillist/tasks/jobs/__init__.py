@@ -1,0 +1,5 @@
+"""Job modules; importing this package registers every job."""
+
+from oak_maillist.tasks.jobs import maintenance
+
+__all__ = ["maintenance"]

@@ -1,0 +1,106 @@
+"""The broker chosen by [queue] broker, and `enqueue`, through which core code hands over ids.
+
+The database holds the work; the broker only carries ids, so a lost hand-off only delays
+work until a sweeper finds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq.middlewares import SmartRetryMiddleware
+
+from oak_maillist.config import QueueSettings
+from oak_maillist.logging import get_logger
+from oak_maillist.runtime import Runtime
+from oak_maillist.tasks.registry import load_jobs
+
+log = get_logger(__name__)
+
+# Redis streams grow without bound unless capped; ids are small, so a generous cap is cheap.
+REDIS_STREAM_MAXLEN = 100_000
+
+_state: dict[str, Any] = {}
+
+
+def make_broker(settings: QueueSettings) -> AsyncBroker:
+    """A broker for the configured URL with every job registered on it."""
+    from oak_maillist.tasks.worker import JobMiddleware  # noqa: PLC0415 - avoids an import cycle
+
+    broker: AsyncBroker
+    if settings.broker == "memory":
+        broker = InMemoryBroker(max_async_tasks=settings.concurrency)
+    elif settings.broker.startswith(("redis://", "rediss://")):
+        from taskiq_redis import RedisStreamBroker  # noqa: PLC0415 - only when configured
+
+        broker = RedisStreamBroker(
+            settings.broker,
+            queue_name="oak_maillist",
+            consumer_group_name="oak_maillist",
+            maxlen=REDIS_STREAM_MAXLEN,
+            idle_timeout=settings.lease_seconds * 1000,
+        )
+    else:
+        from taskiq_aio_pika import AioPikaBroker  # noqa: PLC0415
+
+        broker = AioPikaBroker(settings.broker, qos=settings.concurrency)
+    broker.add_middlewares(
+        SmartRetryMiddleware(
+            default_retry_count=3,
+            default_retry_label=True,
+            default_delay=5,
+            use_jitter=True,
+            use_delay_exponent=True,
+            max_delay_exponent=300,
+        ),
+        JobMiddleware(),
+    )
+    for job in load_jobs().values():
+        broker.register_task(
+            job.function,
+            task_name=job.name,
+            timeout=job.timeout_seconds,
+            max_retries=job.max_retries,
+            **({"schedule": [{"cron": cron} for cron in job.cron]} if job.cron else {}),
+        )
+    return broker
+
+
+async def start(runtime: Runtime, broker: AsyncBroker, *, worker: bool) -> None:
+    """Connect the broker for this process; `worker` marks a process that runs jobs."""
+    broker.is_worker_process = worker
+    _state["runtime"] = runtime
+    _state["broker"] = broker
+    await broker.startup()
+
+
+async def stop() -> None:
+    broker: AsyncBroker | None = _state.pop("broker", None)
+    _state.pop("runtime", None)
+    if broker is not None:
+        await broker.shutdown()
+
+
+def current_runtime() -> Runtime:
+    """The runtime of this process, for jobs (which receive only ids)."""
+    runtime: Runtime | None = _state.get("runtime")
+    if runtime is None:
+        raise RuntimeError("the job queue is not started in this process")
+    return runtime
+
+
+async def enqueue(task_name: str, **kwargs: Any) -> bool:
+    """Hand a job to the broker after the caller's transaction committed.
+
+    Returns False when no broker runs in this process (a CLI command, say): the work is in
+    the database and the sweeper will pick it up.
+    """
+    broker: AsyncBroker | None = _state.get("broker")
+    if broker is None:
+        return False
+    task = broker.find_task(task_name)
+    if task is None:
+        raise KeyError(f"unknown job {task_name!r}")
+    await task.kiq(**kwargs)
+    return True

@@ -1,0 +1,44 @@
+"""Every background job by name, with its schedule; registered on whichever broker runs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+JobFunction = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    function: JobFunction
+    # Cron expressions (UTC) for the scheduler; empty for jobs that are only kicked.
+    cron: tuple[str, ...] = ()
+    timeout_seconds: int = 300
+    max_retries: int = 3
+    labels: dict[str, Any] = field(default_factory=dict)
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job(
+    name: str, *, cron: tuple[str, ...] = (), timeout_seconds: int = 300, max_retries: int = 3
+) -> Callable[[JobFunction], JobFunction]:
+    """Declare a job. Jobs take ids and plain values, never ORM objects, and are idempotent."""
+
+    def register(function: JobFunction) -> JobFunction:
+        if name in JOBS:
+            raise ValueError(f"job {name!r} registered twice")
+        JOBS[name] = Job(name, function, cron, timeout_seconds, max_retries)
+        return function
+
+    return register
+
+
+def load_jobs() -> dict[str, Job]:
+    """Import the job modules (they register themselves) and return the registry."""
+    import oak_maillist.tasks.jobs  # noqa: F401, PLC0415 - registration by import
+
+    return JOBS
