@@ -18,14 +18,24 @@ from oak_maillist.db import migrate
 from oak_maillist.db.base import Base
 from oak_maillist.logging import configure_logging
 from oak_maillist.runtime import Runtime
-from tests.databases import BACKENDS, BackendUnavailable, create_database, drop_database, unique_name
+from tests.databases import (
+    BACKENDS,
+    BackendUnavailableError,
+    create_database,
+    drop_database,
+    unique_name,
+)
 
-TEST_SECRET = "test-secret-0123456789abcdef0123456789"  # noqa: S105
+TEST_SECRET = "test-secret-0123456789abcdef0123456789"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--db", choices=BACKENDS, default="sqlite",
-                     help="database backend the suite runs on (default: sqlite)")
+    parser.addoption(
+        "--db",
+        choices=BACKENDS,
+        default="sqlite",
+        help="database backend the suite runs on (default: sqlite)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +49,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     name = unique_name()
     try:
         url = create_database(backend, name, tmp_path_factory.mktemp("db"))
-    except BackendUnavailable as exc:
+    except BackendUnavailableError as exc:
         pytest.exit(f"backend {backend} unavailable: {exc}", returncode=3)
     yield url
     drop_database(backend, name)
@@ -49,10 +59,15 @@ def make_settings(database_url: str, **sections: object) -> Settings:
     """Settings for tests: cheap Argon2, the test database, everything else from defaults."""
     fields: dict[str, object] = {
         "run_mode": "test",
-        "database": DatabaseSettings(url=SecretStr(database_url), min_connections=1,
-                                     max_connections=10),
-        "security": SecuritySettings(jwt_secret=SecretStr(TEST_SECRET), argon2_time_cost=1,
-                                     argon2_memory_cost_kib=1024, argon2_parallelism=1),
+        "database": DatabaseSettings(
+            url=SecretStr(database_url), min_connections=1, max_connections=10
+        ),
+        "security": SecuritySettings(
+            jwt_secret=SecretStr(TEST_SECRET),
+            argon2_time_cost=1,
+            argon2_memory_cost_kib=1024,
+            argon2_parallelism=1,
+        ),
     }
     fields.update(sections)
     return Settings(**fields)  # type: ignore[arg-type]
@@ -108,9 +123,12 @@ def app(runtime: Runtime) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client,
+    ):
         yield client
 
 

@@ -12,7 +12,7 @@ MYSQL_HOST = os.environ.get("OAK_TEST_MYSQL_HOST", "127.0.0.1")
 MYSQL_PORT = int(os.environ.get("OAK_TEST_MYSQL_PORT", "3306"))
 
 
-class BackendUnavailable(Exception):
+class BackendUnavailableError(Exception):
     """The database server for a backend cannot be reached: the run must fail, not skip."""
 
 
@@ -31,21 +31,26 @@ def create_database(backend: str, name: str, tmp_dir: Path) -> str:
             with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as connection:
                 connection.execute(f'CREATE DATABASE "{name}"')
         except psycopg.OperationalError as exc:
-            raise BackendUnavailable(f"PostgreSQL at {PG_ADMIN} is unreachable: {exc}") from exc
+            raise BackendUnavailableError(
+                f"PostgreSQL at {PG_ADMIN} is unreachable: {exc}"
+            ) from exc
         host = PG_ADMIN.rsplit("/", 1)[0]
         return f"{host.replace('postgresql://', 'postgres://', 1)}/{name}"
     if backend == "mysql":
         import pymysql
 
         try:
-            connection = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root",
-                                         connect_timeout=5)
+            connection = pymysql.connect(
+                host=MYSQL_HOST, port=MYSQL_PORT, user="root", connect_timeout=5
+            )
         except pymysql.err.OperationalError as exc:
-            raise BackendUnavailable(
-                f"MariaDB/MySQL at {MYSQL_HOST}:{MYSQL_PORT} is unreachable: {exc}") from exc
+            raise BackendUnavailableError(
+                f"MariaDB/MySQL at {MYSQL_HOST}:{MYSQL_PORT} is unreachable: {exc}"
+            ) from exc
         with connection, connection.cursor() as cursor:
             cursor.execute(
-                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
         return f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
     raise ValueError(f"unknown backend {backend}")
 

@@ -24,6 +24,11 @@ EXIT_FAILURE = 1
 log = get_logger(__name__)
 
 
+def _say(*parts: object, err: bool = False) -> None:
+    """The command's own output: stdout, or stderr for problems."""
+    print(*parts, file=sys.stderr if err else sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oak-maillist",
@@ -35,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run HTTP, SMTP, workers and scheduler")
     serve.add_argument(
-        "--role", default="all",
+        "--role",
+        default="all",
         help="comma-separated roles to run: all, http, smtp, worker, scheduler (default: all)",
     )
     serve.add_argument("--migrate", action="store_true", help="apply migrations before starting")
@@ -54,8 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     user_steps = user.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = user_steps.add_parser("create", help="create a user")
     create.add_argument("--email", required=True)
-    create.add_argument("--password-stdin", action="store_true", required=True,
-                        help="read the password from the first line of standard input")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from the first line of standard input",
+    )
     create.add_argument("--name", default="")
     create.add_argument("--admin", action="store_true", help="make the user an administrator")
 
@@ -71,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"oak-maillist: invalid configuration: {problem}", file=sys.stderr)  # noqa: T201
+            _say(f"oak-maillist: invalid configuration: {problem}", err=True)
         return EXIT_CONFIG
     if args.command == "config":
         return _config_check(settings)
@@ -80,24 +90,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(handler(settings, args))
     except DatabaseUrlError as exc:
-        print(f"oak-maillist: invalid configuration: {exc}", file=sys.stderr)  # noqa: T201
+        _say(f"oak-maillist: invalid configuration: {exc}", err=True)
         return EXIT_CONFIG
     except AppError as exc:
-        print(f"oak-maillist: {exc.message}", file=sys.stderr)  # noqa: T201
+        _say(f"oak-maillist: {exc.message}", err=True)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
 
 
 def _config_check(settings: Settings) -> int:
-    print(json.dumps(redacted(settings), indent=2, ensure_ascii=False))  # noqa: T201
+    _say(json.dumps(redacted(settings), indent=2, ensure_ascii=False))
     files = ", ".join(str(path) for path in settings.config_files) or "none"
-    print(f"# run mode: {settings.run_mode}; files: {files}", file=sys.stderr)  # noqa: T201
+    _say(f"# run mode: {settings.run_mode}; files: {files}", err=True)
     return 0
 
 
 def _roles(value: str) -> set[str]:
-    from oak_maillist.serve import ROLES  # noqa: PLC0415 - heavy imports only when serving
+    from oak_maillist.serve import ROLES
 
     roles = set(ROLES) if value == "all" else {part.strip() for part in value.split(",") if part}
     unknown = roles - set(ROLES)
@@ -106,25 +116,37 @@ def _roles(value: str) -> set[str]:
     return roles
 
 
-async def _serve(settings: Settings, args: argparse.Namespace, roles: set[str] | None = None) -> int:
-    from oak_maillist import serve  # noqa: PLC0415
+async def _serve(
+    settings: Settings, args: argparse.Namespace, roles: set[str] | None = None
+) -> int:
+    from oak_maillist import serve
 
     roles = roles or _roles(getattr(args, "role", "all"))
-    if settings.queue.broker == "memory" and roles & {"worker", "scheduler"} and roles != set(serve.ROLES):
-        log.warning("memory_broker_outside_serve",
-                    hint="a separate worker or scheduler needs a shared broker ([queue] broker)")
+    if (
+        settings.queue.broker == "memory"
+        and roles & {"worker", "scheduler"}
+        and roles != set(serve.ROLES)
+    ):
+        log.warning(
+            "memory_broker_outside_serve",
+            hint="a separate worker or scheduler needs a shared broker ([queue] broker)",
+        )
     runtime = Runtime.from_settings(settings)
     try:
         if getattr(args, "migrate", False):
             await migrate.upgrade(runtime.engine)
         state = await migrate.status(runtime.engine)
         if not state.is_current:
-            log.warning("migrations_pending", current=state.current, head=state.head,
-                        hint="run `oak-maillist migrate up`")
+            log.warning(
+                "migrations_pending",
+                current=state.current,
+                head=state.head,
+                hint="run `oak-maillist migrate up`",
+            )
         await warm_pool(runtime.engine, settings.database.min_connections)
     except OSError as exc:
         await runtime.close()
-        print(f"oak-maillist: cannot reach the database: {exc}", file=sys.stderr)  # noqa: T201
+        _say(f"oak-maillist: cannot reach the database: {exc}", err=True)
         return EXIT_FAILURE
     await serve.run(runtime, roles)
     return 0
@@ -132,17 +154,22 @@ async def _serve(settings: Settings, args: argparse.Namespace, roles: set[str] |
 
 async def _worker(settings: Settings, args: argparse.Namespace) -> int:
     if settings.queue.broker == "memory":
-        print("oak-maillist: `worker` needs a shared broker; set [queue] broker to redis:// "  # noqa: T201
-              "or amqp:// (the memory broker runs jobs inside `serve`)", file=sys.stderr)
+        _say(
+            "oak-maillist: `worker` needs a shared broker; set [queue] broker to redis:// "
+            "or amqp:// (the memory broker runs jobs inside `serve`)",
+            err=True,
+        )
         return EXIT_CONFIG
     return await _serve(settings, args, {"worker"})
 
 
 async def _scheduler(settings: Settings, args: argparse.Namespace) -> int:
     if settings.queue.broker == "memory":
-        print("oak-maillist: `scheduler` needs a shared broker; set [queue] broker to "  # noqa: T201
-              "redis:// or amqp:// (the memory broker runs the clock inside `serve`)",
-              file=sys.stderr)
+        _say(
+            "oak-maillist: `scheduler` needs a shared broker; set [queue] broker to "
+            "redis:// or amqp:// (the memory broker runs the clock inside `serve`)",
+            err=True,
+        )
         return EXIT_CONFIG
     return await _serve(settings, args, {"scheduler"})
 
@@ -158,27 +185,30 @@ async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         state = await migrate.status(runtime.engine)
     finally:
         await runtime.close()
-    print(f"database revision: {state.current or '(empty)'}")  # noqa: T201
-    print(f"code head:         {state.head}")  # noqa: T201
-    print("up to date" if state.is_current else "migrations pending")  # noqa: T201
+    _say(f"database revision: {state.current or '(empty)'}")
+    _say(f"code head:         {state.head}")
+    _say("up to date" if state.is_current else "migrations pending")
     return 0 if state.is_current or args.action != "status" else EXIT_FAILURE
 
 
 async def _user(settings: Settings, args: argparse.Namespace) -> int:
-    from oak_maillist.services import users  # noqa: PLC0415
+    from oak_maillist.services import users
 
     password = sys.stdin.readline().rstrip("\r\n")
     runtime = Runtime.from_settings(settings)
     try:
         async with transaction(runtime.sessionmaker) as session:
             user = await users.create_user(
-                session, email=args.email, password=password, settings=settings.security,
+                session,
+                email=args.email,
+                password=password,
+                settings=settings.security,
                 display_name=args.name,
                 role=SystemRole.ADMIN if args.admin else SystemRole.USER,
             )
     finally:
         await runtime.close()
-    print(f"created {'administrator' if args.admin else 'user'} {user.email} (id {user.id})")  # noqa: T201
+    _say(f"created {'administrator' if args.admin else 'user'} {user.email} (id {user.id})")
     return 0
 
 

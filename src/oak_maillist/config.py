@@ -7,7 +7,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,8 +59,16 @@ class DatabaseSettings(Section):
     @classmethod
     def _known_scheme(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
-        schemes = ("sqlite:", "postgres://", "postgresql://", "postgresql+", "mysql://", "mysql+",
-                   "mariadb://", "mariadb+")
+        schemes = (
+            "sqlite:",
+            "postgres://",
+            "postgresql://",
+            "postgresql+",
+            "mysql://",
+            "mysql+",
+            "mariadb://",
+            "mariadb+",
+        )
         if not url.startswith(schemes):
             raise ValueError("must start with sqlite://, postgres://, postgresql:// or mysql://")
         return value
@@ -131,7 +148,9 @@ class QueueSettings(Section):
     @field_validator("broker")
     @classmethod
     def _known_broker(cls, value: str) -> str:
-        if value != "memory" and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+        if value != "memory" and not value.startswith(
+            ("redis://", "rediss://", "amqp://", "amqps://")
+        ):
             raise ValueError('must be "memory", redis://... or amqp://...')
         return value
 
@@ -271,7 +290,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
     return problems
 
 
-SECRET_MARK = "********"
+SECRET_MARK = "********"  # noqa: S105 - a mask, not a secret
 
 
 def redacted(settings: Settings) -> dict[str, Any]:

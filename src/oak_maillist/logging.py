@@ -15,10 +15,27 @@ from oak_maillist.config import LoggingSettings
 
 REDACTED = "[redacted]"
 # A key is secret when one of its words is one of these ("access_token", "smtp_password").
-_SECRET_WORDS = frozenset({
-    "password", "passwd", "secret", "token", "authorization", "cookie", "apikey", "key",
-    "credential", "credentials", "signature", "totp", "otp", "code", "codes", "body", "raw",
-})
+_SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "authorization",
+        "cookie",
+        "apikey",
+        "key",
+        "credential",
+        "credentials",
+        "signature",
+        "totp",
+        "otp",
+        "code",
+        "codes",
+        "body",
+        "raw",
+    }
+)
 _NOT_SECRET = frozenset({"status_code", "list_key", "error_code", "reply_code"})
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):[^@\s]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
@@ -94,9 +111,13 @@ def configure_logging(settings: LoggingSettings, *, stream: Any = None) -> None:
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer,
-        ])
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

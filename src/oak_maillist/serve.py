@@ -51,8 +51,11 @@ async def run(runtime: Runtime, roles: set[str]) -> None:
         elif "smtp" in roles:
             runtime.components["smtp"] = "disabled"
         if "worker" in roles and not in_memory:
-            tasks.append(asyncio.create_task(
-                run_worker(broker, stop, concurrency=runtime.settings.queue.concurrency)))
+            tasks.append(
+                asyncio.create_task(
+                    run_worker(broker, stop, concurrency=runtime.settings.queue.concurrency)
+                )
+            )
         if "worker" in roles:
             runtime.components["worker"] = "running"
         if "scheduler" in roles:
@@ -61,7 +64,9 @@ async def run(runtime: Runtime, roles: set[str]) -> None:
         if "http" in roles:
             http = _Server(_uvicorn_config(runtime))
             tasks.append(asyncio.create_task(http.serve()))
-        log.info("started", roles=sorted(roles), broker=_broker_kind(runtime), backend=runtime.backend)
+        log.info(
+            "started", roles=sorted(roles), broker=_broker_kind(runtime), backend=runtime.backend
+        )
         await _wait(stop, tasks)
     finally:
         log.info("stopping")

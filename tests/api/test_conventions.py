@@ -26,7 +26,7 @@ class Thing(BaseModel):
     size: int = Field(ge=0)
 
 
-class ThingExists(ConflictError):
+class ThingExistsError(ConflictError):
     code = "thing_exists"
     template = "Thing {name} exists"
 
@@ -37,14 +37,15 @@ def _probe_router() -> APIRouter:
 
     @router.get("/items")
     async def items(page: PageDep) -> Page[Item]:
-        numbers = list(range(250))[page.offset: page.offset + page.per_page]
-        return Page(items=[Item(n=n) for n in numbers], total=250, page=page.page,
-                    per_page=page.per_page)
+        numbers = list(range(250))[page.offset : page.offset + page.per_page]
+        return Page(
+            items=[Item(n=n) for n in numbers], total=250, page=page.page, per_page=page.per_page
+        )
 
     @router.post("/things")
     async def things(thing: Annotated[Thing, Body()]) -> Thing:
         if thing.name == "taken":
-            raise ThingExists(name=thing.name)
+            raise ThingExistsError(name=thing.name)
         if thing.name == "busy":
             raise RateLimitedError(retry_after=30)
         if thing.name == "boom":
@@ -58,8 +59,9 @@ def _probe_router() -> APIRouter:
 async def probe(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(runtime)
     app.include_router(_probe_router())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
         yield client
 
 
@@ -84,8 +86,9 @@ async def test_validation_error_names_field_paths(probe: httpx.AsyncClient) -> N
 
 
 async def test_malformed_json_is_a_422_not_a_500(probe: httpx.AsyncClient) -> None:
-    response = await probe.post("/api/v1/probe/things", content=b"{nope",
-                                headers={"content-type": "application/json"})
+    response = await probe.post(
+        "/api/v1/probe/things", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_error"
 
@@ -93,8 +96,13 @@ async def test_malformed_json_is_a_422_not_a_500(probe: httpx.AsyncClient) -> No
 async def test_domain_errors_keep_their_code(probe: httpx.AsyncClient) -> None:
     response = await probe.post("/api/v1/probe/things", json={"name": "taken", "size": 1})
     assert response.status_code == 409
-    assert response.json() == {"error": {"code": "thing_exists", "message": "Thing taken exists",
-                                         "details": {"name": "taken"}}}
+    assert response.json() == {
+        "error": {
+            "code": "thing_exists",
+            "message": "Thing taken exists",
+            "details": {"name": "taken"},
+        }
+    }
 
 
 async def test_rate_limit_answers_retry_after(probe: httpx.AsyncClient) -> None:
@@ -107,8 +115,9 @@ async def test_rate_limit_answers_retry_after(probe: httpx.AsyncClient) -> None:
 async def test_unexpected_exception_is_a_generic_500_body(probe: httpx.AsyncClient) -> None:
     response = await probe.post("/api/v1/probe/things", json={"name": "boom", "size": 1})
     assert response.status_code == 500
-    assert response.json() == {"error": {"code": "internal_error",
-                                         "message": "Internal server error", "details": {}}}
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "Internal server error", "details": {}}
+    }
 
 
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
@@ -120,7 +129,9 @@ async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
 
 
-async def test_oversized_body_is_refused_with_413(client: httpx.AsyncClient, runtime: Runtime) -> None:
+async def test_oversized_body_is_refused_with_413(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     limit = runtime.settings.server.max_body_size_mb * 1024 * 1024
     response = await client.post("/api/v1/system/info", content=b"x" * (limit + 1))
     assert response.status_code == 413

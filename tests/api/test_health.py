@@ -32,15 +32,17 @@ async def test_ready_when_database_answers_and_schema_is_current(
 
 async def _get(runtime: Runtime, path: str) -> httpx.Response:
     app = create_app(runtime)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
         return await client.get(path)
 
 
 async def test_not_ready_while_migrations_are_pending(settings: Settings, tmp_path: object) -> None:
-    empty = settings.model_copy(update={"database": DatabaseSettings(
-        url=SecretStr(f"sqlite://{tmp_path}/empty.db"))})
+    empty = settings.model_copy(
+        update={"database": DatabaseSettings(url=SecretStr(f"sqlite://{tmp_path}/empty.db"))}
+    )
     runtime = Runtime.from_settings(empty)
     try:
         response = await _get(runtime, "/health/ready")
@@ -54,8 +56,13 @@ async def test_not_ready_while_migrations_are_pending(settings: Settings, tmp_pa
 
 
 async def test_not_ready_when_database_is_unreachable(settings: Settings) -> None:
-    unreachable = settings.model_copy(update={"database": DatabaseSettings(
-        url=SecretStr("postgres://nobody@127.0.0.1:1/none"), connect_timeout=2)})
+    unreachable = settings.model_copy(
+        update={
+            "database": DatabaseSettings(
+                url=SecretStr("postgres://nobody@127.0.0.1:1/none"), connect_timeout=2
+            )
+        }
+    )
     runtime = Runtime.from_settings(unreachable)
     try:
         ready = await _get(runtime, "/health/ready")
@@ -89,8 +96,12 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert 'oak_http_requests_total{method="GET",route="/api/v1/system/info",status="200"}' in text
     assert 'route="unmatched",status="404"' in text
     assert "oak_http_request_duration_seconds_bucket" in text
-    for family in ("oak_smtp_sessions_total", "oak_messages_received_total",
-                   "oak_deliveries_total", "oak_jobs_total"):
+    for family in (
+        "oak_smtp_sessions_total",
+        "oak_messages_received_total",
+        "oak_deliveries_total",
+        "oak_jobs_total",
+    ):
         assert f"# TYPE {family} counter" in text
     assert 'oak_queue_depth{kind="delivery"} 0.0' in text
     assert 'oak_queue_depth{kind="inbound"} 0.0' in text

@@ -22,8 +22,9 @@ async def spa(runtime: Runtime, tmp_path: Path) -> AsyncIterator[httpx.AsyncClie
     (tmp_path / "secret.txt").write_text("outside")
     settings = runtime.settings.model_copy(update={"server": ServerSettings(static_dir=dist)})
     app = create_app(Runtime(settings, runtime.engine, runtime.sessionmaker))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
         yield client
 
 

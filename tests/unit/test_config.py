@@ -48,12 +48,34 @@ def test_shipped_defaults_match_the_spec(config_dir: Path) -> None:
 def test_every_key_of_the_spec_example_exists(config_dir: Path) -> None:
     spec_keys = {
         "server": {"host", "port", "base_url"},
-        "database": {"url", "max_connections", "min_connections", "connect_timeout", "idle_timeout"},
-        "security": {"jwt_secret", "jwt_expiration_seconds", "refresh_token_expiration_days",
-                     "session_token_expiration_seconds", "password_min_length", "webauthn_rp_id"},
-        "ai_moderation": {"enabled", "provider", "access_key_id", "access_key_secret", "region",
-                          "service", "endpoint", "high_risk_threshold", "medium_risk_threshold",
-                          "request_timeout_seconds", "max_text_length"},
+        "database": {
+            "url",
+            "max_connections",
+            "min_connections",
+            "connect_timeout",
+            "idle_timeout",
+        },
+        "security": {
+            "jwt_secret",
+            "jwt_expiration_seconds",
+            "refresh_token_expiration_days",
+            "session_token_expiration_seconds",
+            "password_min_length",
+            "webauthn_rp_id",
+        },
+        "ai_moderation": {
+            "enabled",
+            "provider",
+            "access_key_id",
+            "access_key_secret",
+            "region",
+            "service",
+            "endpoint",
+            "high_risk_threshold",
+            "medium_risk_threshold",
+            "request_timeout_seconds",
+            "max_text_length",
+        },
         "archive": {"enabled", "storage_path", "max_attachment_size_mb"},
         "logging": {"level", "format"},
     }
@@ -61,14 +83,17 @@ def test_every_key_of_the_spec_example_exists(config_dir: Path) -> None:
     for section, keys in spec_keys.items():
         assert keys <= set(dumped[section]), section
     assert {"enabled", "host", "port"} <= set(dumped["smtp"]["incoming"])
-    assert {"host", "port", "username", "password", "from_address"} <= set(dumped["smtp"]["outgoing"])
+    assert {"host", "port", "username", "password", "from_address"} <= set(
+        dumped["smtp"]["outgoing"]
+    )
 
 
 def test_run_mode_file_overrides_one_key_and_keeps_the_rest_of_its_table(
     config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (config_dir / "staging.toml").write_text(
-        '[security]\njwt_secret = "staging-secret-0123456789"\n[smtp.outgoing]\nport = 2587\n')
+        '[security]\njwt_secret = "staging-secret-0123456789"\n[smtp.outgoing]\nport = 2587\n'
+    )
     monkeypatch.setenv("RUN_MODE", "staging")
     settings = load_settings()
     assert settings.run_mode == "staging"
@@ -90,7 +115,9 @@ def test_environment_overrides_files_with_double_underscore_nesting(
     assert settings.ai_moderation.enabled is True
 
 
-def test_invalid_values_name_every_bad_key(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_values_name_every_bad_key(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OAK__SERVER__PORT", "abc")
     monkeypatch.setenv("OAK__LOGGING__FORMAT", "xml")
     monkeypatch.setenv("OAK__AI_MODERATION__MEDIUM_RISK_THRESHOLD", "90")
@@ -131,7 +158,9 @@ def test_default_jwt_secret_allowed_in_development(config_dir: Path) -> None:
     assert load_settings().security.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
 
 
-def test_redacted_view_hides_every_secret(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redacted_view_hides_every_secret(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OAK__DATABASE__URL", "postgres://oak:hunter2pass@db:5432/oak")
     monkeypatch.setenv("OAK__SMTP__OUTGOING__PASSWORD", "smtp-pass-value")
     monkeypatch.setenv("OAK__AI_MODERATION__ACCESS_KEY_SECRET", "aliyun-secret-value")

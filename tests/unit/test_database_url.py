@@ -13,7 +13,10 @@ from oak_maillist.db.engine import DatabaseUrlError, sqlalchemy_url
         ("postgres://oak:pw@db:5432/oak", "postgresql+psycopg://oak:***@db:5432/oak"),
         ("postgresql://oak@db/oak", "postgresql+psycopg://oak@db/oak"),
         ("postgresql+psycopg://oak@db/oak", "postgresql+psycopg://oak@db/oak"),
-        ("mysql://root@127.0.0.1:3306/oak", "mysql+aiomysql://root@127.0.0.1:3306/oak?charset=utf8mb4"),
+        (
+            "mysql://root@127.0.0.1:3306/oak",
+            "mysql+aiomysql://root@127.0.0.1:3306/oak?charset=utf8mb4",
+        ),
         ("mariadb://root@h/oak", "mysql+aiomysql://root@h/oak?charset=utf8mb4"),
         ("sqlite://./data/oak.db", "sqlite+aiosqlite:///./data/oak.db"),
         ("sqlite://data/oak.db?mode=rwc", "sqlite+aiosqlite:///data/oak.db"),

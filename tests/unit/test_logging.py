@@ -22,9 +22,14 @@ def test_json_lines_carry_context_and_hide_secrets() -> None:
     stream = _capture("json")
     structlog.contextvars.bind_contextvars(request_id="req-1")
     try:
-        get_logger("t").info("login", user_id=7, password="hunter2", refresh_token="abc.def",
-                             smtp={"password": "p4ss", "host": "h"},
-                             note="connecting to postgres://oak:dbpass@db/oak")
+        get_logger("t").info(
+            "login",
+            user_id=7,
+            password="hunter2",
+            refresh_token="abc.def",
+            smtp={"password": "p4ss", "host": "h"},
+            note="connecting to postgres://oak:dbpass@db/oak",
+        )
     finally:
         structlog.contextvars.unbind_contextvars("request_id")
     line = json.loads(stream.getvalue().strip().splitlines()[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -34,7 +35,7 @@ def error_response(
     code: str,
     message: str,
     details: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -57,7 +58,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         for error in exc.errors()
     ]
     summary = "; ".join(f"{item['field']}: {item['message']}" for item in fields[:5])
-    return error_response(422, "validation_error", f"Invalid request: {summary}", {"fields": fields})
+    return error_response(
+        422, "validation_error", f"Invalid request: {summary}", {"fields": fields}
+    )
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -68,8 +71,12 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
-    return {key: value if isinstance(value, (str, int, float, bool, list, dict, type(None)))
-            else str(value) for key, value in details.items()}
+    return {
+        key: value
+        if isinstance(value, (str, int, float, bool, list, dict, type(None)))
+        else str(value)
+        for key, value in details.items()
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -44,8 +44,9 @@ async def ready(runtime: RuntimeDep) -> Ready | JSONResponse:
     result = await health.check(runtime)
     if not result.ready:
         reasons = "; ".join(f"{name}: {reason}" for name, reason in result.problems.items())
-        return error_response(503, "not_ready", f"Not ready: {reasons}",
-                              {"components": result.components})
+        return error_response(
+            503, "not_ready", f"Not ready: {reasons}", {"components": result.components}
+        )
     return Ready(status="ready", components=result.components)
 
 
@@ -53,5 +54,8 @@ async def ready(runtime: RuntimeDep) -> Ready | JSONResponse:
 async def summary(runtime: RuntimeDep) -> HealthSummary:
     """Version and the state of every component, always 200 so dashboards can read it."""
     result = await health.check(runtime)
-    return HealthSummary(status="ok" if result.ready else "degraded", version=__version__,
-                         components=result.components)
+    return HealthSummary(
+        status="ok" if result.ready else "degraded",
+        version=__version__,
+        components=result.components,
+    )

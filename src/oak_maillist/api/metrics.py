@@ -14,8 +14,11 @@ router = APIRouter(tags=["health"])
 log = get_logger(__name__)
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     """Counters and histograms in the Prometheus text format; queue depths read at scrape time."""
     try:

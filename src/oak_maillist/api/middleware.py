@@ -6,7 +6,6 @@ import json
 import re
 import secrets
 import time
-from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,7 +17,7 @@ log = get_logger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class BodyTooLarge(Exception):
+class BodyTooLargeError(Exception):
     """The client sent more than the configured body limit."""
 
 
@@ -44,20 +43,26 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
             if _declared_length(scope) > self.max_body_bytes:
                 status = 413
-                await _send_error(send_with_id, 413, "payload_too_large", "The request body is too large")
+                await _send_error(
+                    send_with_id, 413, "payload_too_large", "The request body is too large"
+                )
             else:
                 await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
-        except BodyTooLarge:
+        except BodyTooLargeError:
             status = 413
             if not response_started:
-                await _send_error(send_with_id, 413, "payload_too_large", "The request body is too large")
+                await _send_error(
+                    send_with_id, 413, "payload_too_large", "The request body is too large"
+                )
         except Exception:
             log.exception("request_failed", method=scope["method"], path=scope["path"])
             status = 500
@@ -68,9 +73,15 @@ class RequestContextMiddleware:
             route = _route_template(scope)
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info("http_request", method=scope["method"], path=scope["path"], route=route,
-                     status=status, duration_ms=round(elapsed * 1000, 2),
-                     client=(scope.get("client") or ("", 0))[0])
+            log.info(
+                "http_request",
+                method=scope["method"],
+                path=scope["path"],
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                client=(scope.get("client") or ("", 0))[0],
+            )
             structlog.contextvars.unbind_contextvars("request_id")
 
 
@@ -101,7 +112,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise BodyTooLarge
+                raise BodyTooLargeError
         return message
 
     return wrapped
@@ -123,7 +134,14 @@ def _route_template(scope: Scope) -> str:
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:
     body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -27,7 +27,9 @@ def mount_spa(app: FastAPI, static_dir: Path) -> bool:
         candidate = (root / path).resolve()
         if path and candidate.is_relative_to(root) and candidate.is_file():
             # Hashed assets never change; index.html must be revalidated to pick up new builds.
-            cache = "public, max-age=31536000, immutable" if path.startswith("assets/") else "no-cache"
+            cache = (
+                "public, max-age=31536000, immutable" if path.startswith("assets/") else "no-cache"
+            )
             return FileResponse(candidate, headers={"Cache-Control": cache})
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 

@@ -62,8 +62,8 @@ async def status(engine: AsyncEngine) -> MigrationStatus:
 
 async def drift(engine: AsyncEngine) -> list[Any]:
     """Differences between the migrated schema and the ORM models (empty when in step)."""
-    from oak_maillist.db.base import Base  # noqa: PLC0415 - models import db, not the reverse
-    import oak_maillist.models  # noqa: F401, PLC0415 - registers every table
+    import oak_maillist.models  # noqa: F401 - registers every table
+    from oak_maillist.db.base import Base
 
     async with engine.connect() as connection:
         return await connection.run_sync(

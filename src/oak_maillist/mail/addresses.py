@@ -1,4 +1,4 @@
-"""The addresses a list answers at: post, -request, -join, -leave, -owner, -confirm+T, -bounces+T."""
+"""Addresses a list answers at: post, -request, -join, -leave, -owner, -confirm+T, -bounces+T."""
 
 from __future__ import annotations
 

@@ -25,7 +25,12 @@ from oak_maillist.models.message import Attachment, InboundMessage, InboundStatu
 from oak_maillist.models.moderation import AiFeedback, AiModerationResult, HeldMessage, HeldStatus
 from oak_maillist.models.policy import PatternType, PolicyKind, SenderPolicy
 from oak_maillist.models.setting import SystemSetting
-from oak_maillist.models.subscriber import DigestMode, Subscriber, SubscriberStatus, SubscriptionRequest
+from oak_maillist.models.subscriber import (
+    DigestMode,
+    Subscriber,
+    SubscriberStatus,
+    SubscriptionRequest,
+)
 from oak_maillist.models.template import EmailTemplate
 from oak_maillist.models.thread import Thread
 from oak_maillist.models.user import SystemRole, User

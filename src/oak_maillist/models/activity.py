@@ -24,7 +24,9 @@ class ActivityLog(IdMixin, Base):
     action: Mapped[str] = mapped_column(String(100))
     target_type: Mapped[str] = mapped_column(String(50), default="")
     target_id: Mapped[str] = mapped_column(String(100), default="")
-    list_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="SET NULL"), index=True)
+    list_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("mailing_lists.id", ondelete="SET NULL"), index=True
+    )
     ip_address: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     details: Mapped[dict[str, object]] = mapped_column(JsonText, default=dict)

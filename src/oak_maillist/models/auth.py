@@ -16,7 +16,9 @@ class UserSession(IdMixin, Base):
 
     __tablename__ = "user_sessions"
 
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     ip_address: Mapped[str] = mapped_column(String(45), default="")
     # How the session was opened: password, totp, backup_code, passkey.
@@ -46,7 +48,9 @@ class RefreshToken(IdMixin, Base):
 class BackupCode(IdMixin, Base):
     __tablename__ = "backup_codes"
 
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     code_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -57,7 +61,9 @@ class Passkey(IdMixin, Base):
 
     __tablename__ = "passkeys"
 
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     # base64url credential id (at most 1023 bytes raw per WebAuthn L3).
     credential_id: Mapped[str] = mapped_column(String(1400))
     credential_id_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -77,7 +83,9 @@ class AuthChallenge(IdMixin, Base):
     __tablename__ = "auth_challenges"
 
     kind: Mapped[str] = mapped_column(String(30))
-    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
     data: Mapped[dict[str, object]] = mapped_column(JsonText, default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -94,7 +102,9 @@ class UserInvitation(IdMixin, Base):
 
     email_normalized: Mapped[str] = mapped_column(email_column_type())
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    invited_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    invited_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     role: Mapped[str] = mapped_column(String(20), default="user")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

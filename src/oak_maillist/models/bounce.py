@@ -19,8 +19,12 @@ class Bounce(IdMixin, Base):
     subscriber_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
     )
-    delivery_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("deliveries.id", ondelete="SET NULL"))
-    inbound_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("inbound_messages.id", ondelete="SET NULL"))
+    delivery_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    inbound_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("inbound_messages.id", ondelete="SET NULL")
+    )
     recipient: Mapped[str] = mapped_column(email_column_type())
     # hard or soft
     kind: Mapped[str] = mapped_column(String(10))

@@ -28,9 +28,13 @@ class Delivery(IdMixin, Base):
         Index("ix_deliveries_message_status", "message_id", "status"),
     )
 
-    list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True
+    )
     # The archived post; NULL for mail the service sends on its own behalf.
-    message_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("messages.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("messages.id", ondelete="CASCADE")
+    )
     subscriber_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
     )
@@ -53,7 +57,9 @@ class OutboundMessage(IdMixin, Base):
     __tablename__ = "outbound_messages"
     __table_args__ = (Index("ix_outbound_messages_due", "status", "next_attempt_at"),)
 
-    list_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True
+    )
     # confirm, welcome, notice, digest, bounce_warning, ...
     kind: Mapped[str] = mapped_column(String(30))
     sender: Mapped[str] = mapped_column(email_column_type())

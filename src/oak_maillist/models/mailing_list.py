@@ -38,7 +38,9 @@ class MailingList(IdMixin, TimestampMixin, Base):
     __tablename__ = "mailing_lists"
     __table_args__ = (UniqueConstraint("domain_id", "local_part"),)
 
-    domain_id: Mapped[int] = mapped_column(BigId, ForeignKey("domains.id", ondelete="RESTRICT"), index=True)
+    domain_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("domains.id", ondelete="RESTRICT"), index=True
+    )
     local_part: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -75,6 +77,10 @@ class ListRole(IdMixin, Base):
     __tablename__ = "list_roles"
     __table_args__ = (UniqueConstraint("list_id", "user_id", "role"),)
 
-    list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     role: Mapped[str] = mapped_column(String(20))

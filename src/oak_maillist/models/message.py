@@ -9,7 +9,14 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oak_maillist.db.base import Base, BigId, IdMixin
-from oak_maillist.db.types import JsonText, LongBinary, LongText, UtcDateTime, email_column_type, utcnow
+from oak_maillist.db.types import (
+    JsonText,
+    LongBinary,
+    LongText,
+    UtcDateTime,
+    email_column_type,
+    utcnow,
+)
 
 
 class InboundStatus(enum.StrEnum):
@@ -56,8 +63,12 @@ class Message(IdMixin, Base):
     inbound_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("inbound_messages.id", ondelete="SET NULL"), index=True
     )
-    thread_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("threads.id", ondelete="SET NULL"))
-    parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("messages.id", ondelete="SET NULL"))
+    thread_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("threads.id", ondelete="SET NULL")
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("messages.id", ondelete="SET NULL")
+    )
     thread_order: Mapped[int] = mapped_column(Integer, default=0)
     thread_depth: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str] = mapped_column(String(998), default="")
@@ -85,7 +96,9 @@ class Message(IdMixin, Base):
 class Attachment(IdMixin, Base):
     __tablename__ = "attachments"
 
-    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     filename: Mapped[str] = mapped_column(String(255), default="")
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     size: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -27,7 +27,9 @@ class HeldMessage(IdMixin, Base):
     __table_args__ = (Index("ix_held_messages_list_status", "list_id", "status", "created_at"),)
 
     list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"))
-    inbound_id: Mapped[int] = mapped_column(BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True)
+    inbound_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True
+    )
     sender_email: Mapped[str] = mapped_column(email_column_type(), default="")
     subject: Mapped[str] = mapped_column(String(998), default="")
     # The first reason's code (nonmember, moderated, size, ai_flagged, ...) for filtering.
@@ -39,7 +41,9 @@ class HeldMessage(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    decided_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     decision_note: Mapped[str] = mapped_column(Text, default="")
 
@@ -51,7 +55,9 @@ class AiModerationResult(IdMixin, Base):
     __table_args__ = (Index("ix_ai_results_list_created", "list_id", "created_at"),)
 
     list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"))
-    inbound_id: Mapped[int] = mapped_column(BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True)
+    inbound_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True
+    )
     provider: Mapped[str] = mapped_column(String(30))
     score: Mapped[int | None] = mapped_column(Integer)
     # none, caution, flagged, or error when the provider failed.

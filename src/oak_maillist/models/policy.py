@@ -28,7 +28,9 @@ class SenderPolicy(IdMixin, Base):
     __table_args__ = (Index("ix_sender_policies_list_position", "list_id", "position"),)
 
     # NULL: a global rule that applies to every list.
-    list_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"))
+    list_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE")
+    )
     kind: Mapped[str] = mapped_column(String(20))
     pattern_type: Mapped[str] = mapped_column(String(20))
     pattern: Mapped[str] = mapped_column(String(320))
@@ -37,5 +39,7 @@ class SenderPolicy(IdMixin, Base):
     action: Mapped[str] = mapped_column(String(20), default="discard")
     position: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(String(500), default="")
-    created_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

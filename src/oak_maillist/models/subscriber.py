@@ -36,7 +36,9 @@ class Subscriber(IdMixin, TimestampMixin, Base):
     )
 
     list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"))
-    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     email: Mapped[str] = mapped_column(email_column_type())
     email_normalized: Mapped[str] = mapped_column(email_column_type())
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -56,7 +58,9 @@ class SubscriptionRequest(IdMixin, Base):
 
     __tablename__ = "subscription_requests"
 
-    list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True
+    )
     subscriber_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )

@@ -21,11 +21,14 @@ async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -
         "auth_challenges": delete(AuthChallenge).where(AuthChallenge.expires_at < now),
         "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < now),
         "subscription_requests": delete(SubscriptionRequest).where(
-            SubscriptionRequest.expires_at < now - SESSION_HISTORY),
-        "user_sessions": delete(UserSession).where(or_(
-            UserSession.expires_at < now - SESSION_HISTORY,
-            UserSession.revoked_at < now - SESSION_HISTORY,
-        )),
+            SubscriptionRequest.expires_at < now - SESSION_HISTORY
+        ),
+        "user_sessions": delete(UserSession).where(
+            or_(
+                UserSession.expires_at < now - SESSION_HISTORY,
+                UserSession.revoked_at < now - SESSION_HISTORY,
+            )
+        ),
     }
     counts = {}
     for kind, statement in statements.items():

@@ -22,8 +22,11 @@ class Health:
 
     @property
     def problems(self) -> dict[str, str]:
-        return {name: str(state.get("reason", state["status"]))
-                for name, state in self.components.items() if state["status"] not in ("ok", "disabled")}
+        return {
+            name: str(state.get("reason", state["status"]))
+            for name, state in self.components.items()
+            if state["status"] not in ("ok", "disabled")
+        }
 
 
 async def check(runtime: Runtime) -> Health:
@@ -46,8 +49,11 @@ async def _check_database(runtime: Runtime, components: dict[str, dict[str, Any]
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means "not ready", with its class as the reason
-        components["database"] = {"status": "error", "backend": runtime.backend,
-                                  "reason": f"unreachable ({type(exc).__name__})"}
+        components["database"] = {
+            "status": "error",
+            "backend": runtime.backend,
+            "reason": f"unreachable ({type(exc).__name__})",
+        }
         return False
     latency = round((time.perf_counter() - started) * 1000, 2)
     components["database"] = {"status": "ok", "backend": runtime.backend, "latency_ms": latency}

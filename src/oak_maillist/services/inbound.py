@@ -31,13 +31,22 @@ async def resolve_recipient(session: AsyncSession, address: str) -> Recipient:
     readings = candidate_readings(address)
     if not readings:
         return Recipient(RecipientStatus.UNKNOWN)
-    rows = (await session.execute(
-        select(MailingList.id, MailingList.local_part, MailingList.is_active,
-               MailingList.max_message_size, Domain.is_active)
-        .join(Domain, Domain.id == MailingList.domain_id)
-        .where(Domain.name == readings[0].domain,
-               MailingList.local_part.in_({reading.local_part for reading in readings}))
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                MailingList.id,
+                MailingList.local_part,
+                MailingList.is_active,
+                MailingList.max_message_size,
+                Domain.is_active,
+            )
+            .join(Domain, Domain.id == MailingList.domain_id)
+            .where(
+                Domain.name == readings[0].domain,
+                MailingList.local_part.in_({reading.local_part for reading in readings}),
+            )
+        )
+    ).all()
     by_local = {row[1]: row for row in rows}
     for reading in readings:
         row = by_local.get(reading.local_part)
@@ -60,8 +69,14 @@ async def accept(
     helo: str = "",
 ) -> int:
     """Store a message exactly as received; the caller commits before answering 250."""
-    message = InboundMessage(raw=raw, size=len(raw), envelope_from=envelope_from[:320],
-                             recipients=recipients, peer=peer[:100], helo=helo[:255])
+    message = InboundMessage(
+        raw=raw,
+        size=len(raw),
+        envelope_from=envelope_from[:320],
+        recipients=recipients,
+        peer=peer[:100],
+        helo=helo[:255],
+    )
     session.add(message)
     await session.flush()
     return message.id

@@ -35,12 +35,17 @@ def normalize_email(address: str) -> tuple[str, str]:
 
 async def find_user_by_email(session: AsyncSession, address: str) -> User | None:
     _, key = normalize_email(address)
-    return (await session.execute(select(User).where(User.email_normalized == key))).scalar_one_or_none()
+    return (
+        await session.execute(select(User).where(User.email_normalized == key))
+    ).scalar_one_or_none()
 
 
 async def count_admins(session: AsyncSession) -> int:
-    query = select(func.count()).select_from(User).where(
-        User.role == SystemRole.ADMIN, User.is_active.is_(True))
+    query = (
+        select(func.count())
+        .select_from(User)
+        .where(User.role == SystemRole.ADMIN, User.is_active.is_(True))
+    )
     return int((await session.execute(query)).scalar_one())
 
 
@@ -62,9 +67,15 @@ async def create_user(
         password_hash = await passwords.hash_password(password, settings)
     if await find_user_by_email(session, address) is not None:
         raise UserExistsError
-    user = User(email=address, email_normalized=key, password_hash=password_hash,
-                display_name=display_name, language=language, role=role,
-                password_changed_at=utcnow() if password_hash else None)
+    user = User(
+        email=address,
+        email_normalized=key,
+        password_hash=password_hash,
+        display_name=display_name,
+        language=language,
+        role=role,
+        password_changed_at=utcnow() if password_hash else None,
+    )
     session.add(user)
     try:
         async with session.begin_nested():

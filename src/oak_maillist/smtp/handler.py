@@ -29,7 +29,11 @@ class ListHandler:
         self.settings = runtime.settings.smtp.incoming
 
     async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
-        self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
@@ -37,7 +41,11 @@ class ListHandler:
         return [*kept[:-1], *EXTRA_CAPABILITIES, kept[-1]]
 
     async def handle_RCPT(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         rcpt_options: list[str],
     ) -> str:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
@@ -67,19 +75,27 @@ class ListHandler:
         try:
             async with transaction(self.runtime.sessionmaker) as db:
                 inbound_id = await inbound.accept(
-                    db, raw=raw, envelope_from=envelope.mail_from or "",
-                    recipients=list(envelope.rcpt_tos), peer=peer, helo=session.host_name or "",
+                    db,
+                    raw=raw,
+                    envelope_from=envelope.mail_from or "",
+                    recipients=list(envelope.rcpt_tos),
+                    peer=peer,
+                    helo=session.host_name or "",
                 )
         except Exception:
             log.exception("smtp_store_failed", size=len(raw))
             return _refuse(replies.STORE_FAILED)
         MESSAGES_RECEIVED.inc()
-        log.info("smtp_message_accepted", inbound_id=inbound_id, size=len(raw),
-                 recipients=len(envelope.rcpt_tos))
+        log.info(
+            "smtp_message_accepted",
+            inbound_id=inbound_id,
+            size=len(raw),
+            recipients=len(envelope.rcpt_tos),
+        )
         return replies.ACCEPTED
 
     async def handle_exception(self, error: Exception) -> str:
-        log.exception("smtp_session_error", error=type(error).__name__)
+        log.error("smtp_session_error", error=type(error).__name__, exc_info=error)
         return _refuse(replies.LOCAL_ERROR)
 
 

@@ -33,6 +33,7 @@ def _limited(base: type[SMTP], listener: str, limits: _Limits) -> type[SMTP]:
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             if self._original_transport is None and not self._counted:  # not a STARTTLS restart
                 if limits.open >= limits.maximum:
+                    assert isinstance(transport, asyncio.WriteTransport)  # noqa: S101 - TCP
                     transport.write(f"{replies.TOO_BUSY}\r\n".encode())
                     transport.close()
                     return
@@ -71,13 +72,19 @@ async def start_servers(runtime: Runtime) -> list[asyncio.Server]:
     loop = asyncio.get_running_loop()
     smtp_class = _limited(SMTP, "smtp", limits)
     tls = _tls_context(runtime)
-    servers = [await loop.create_server(
-        lambda: smtp_class(handler, tls_context=tls, **kwargs), settings.host, settings.port)]
+    servers = [
+        await loop.create_server(
+            lambda: smtp_class(handler, tls_context=tls, **kwargs), settings.host, settings.port
+        )
+    ]
     log.info("smtp_listening", host=settings.host, port=bound_port(servers[0]), starttls=bool(tls))
     if settings.lmtp_enabled:
         lmtp_class = _limited(LMTP, "lmtp", limits)
-        servers.append(await loop.create_server(
-            lambda: lmtp_class(handler, **kwargs), settings.lmtp_host, settings.lmtp_port))
+        servers.append(
+            await loop.create_server(
+                lambda: lmtp_class(handler, **kwargs), settings.lmtp_host, settings.lmtp_port
+            )
+        )
         log.info("lmtp_listening", host=settings.lmtp_host, port=bound_port(servers[-1]))
     return servers
 

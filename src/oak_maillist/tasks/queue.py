@@ -26,13 +26,13 @@ _state: dict[str, Any] = {}
 
 def make_broker(settings: QueueSettings) -> AsyncBroker:
     """A broker for the configured URL with every job registered on it."""
-    from oak_maillist.tasks.worker import JobMiddleware  # noqa: PLC0415 - avoids an import cycle
+    from oak_maillist.tasks.worker import JobMiddleware
 
     broker: AsyncBroker
     if settings.broker == "memory":
         broker = InMemoryBroker(max_async_tasks=settings.concurrency)
     elif settings.broker.startswith(("redis://", "rediss://")):
-        from taskiq_redis import RedisStreamBroker  # noqa: PLC0415 - only when configured
+        from taskiq_redis import RedisStreamBroker
 
         broker = RedisStreamBroker(
             settings.broker,
@@ -42,7 +42,7 @@ def make_broker(settings: QueueSettings) -> AsyncBroker:
             idle_timeout=settings.lease_seconds * 1000,
         )
     else:
-        from taskiq_aio_pika import AioPikaBroker  # noqa: PLC0415
+        from taskiq_aio_pika import AioPikaBroker
 
         broker = AioPikaBroker(settings.broker, qos=settings.concurrency)
     broker.add_middlewares(

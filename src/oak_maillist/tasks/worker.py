@@ -27,8 +27,12 @@ class JobMiddleware(TaskiqMiddleware):
 
     async def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
         self._started[message.task_id] = time.perf_counter()
-        log.info("job_started", job=message.task_name, job_id=message.task_id,
-                 attempt=int(message.labels.get("_retries", 0)) + 1)
+        log.info(
+            "job_started",
+            job=message.task_name,
+            job_id=message.task_id,
+            attempt=int(message.labels.get("_retries", 0)) + 1,
+        )
         return message
 
     async def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
@@ -36,16 +40,26 @@ class JobMiddleware(TaskiqMiddleware):
         outcome = "error" if result.is_err else "ok"
         JOBS.labels(message.task_name, outcome).inc()
         JOB_DURATION.labels(message.task_name).observe(elapsed)
-        log.info("job_finished", job=message.task_name, job_id=message.task_id, outcome=outcome,
-                 duration_ms=round(elapsed * 1000, 2))
+        log.info(
+            "job_finished",
+            job=message.task_name,
+            job_id=message.task_id,
+            outcome=outcome,
+            duration_ms=round(elapsed * 1000, 2),
+        )
 
     async def on_error(
         self, message: TaskiqMessage, result: TaskiqResult[Any], exception: BaseException
     ) -> None:
         attempt = int(message.labels.get("_retries", 0)) + 1
         max_retries = int(message.labels.get("max_retries", 3))
-        log.warning("job_failed", job=message.task_name, job_id=message.task_id, attempt=attempt,
-                    error=type(exception).__name__)
+        log.warning(
+            "job_failed",
+            job=message.task_name,
+            job_id=message.task_id,
+            attempt=attempt,
+            error=type(exception).__name__,
+        )
         if attempt >= max_retries:
             await park(message.task_name, dict(message.kwargs), repr(exception), attempt)
 
@@ -53,8 +67,9 @@ class JobMiddleware(TaskiqMiddleware):
 async def park(task_name: str, args: dict[str, Any], error: str, attempts: int) -> None:
     """Keep a job that will not be retried where an admin can see and replay it."""
     async with transaction(current_runtime().sessionmaker) as session:
-        session.add(FailedJob(task_name=task_name, args=args, error=error[:10_000],
-                              attempts=attempts))
+        session.add(
+            FailedJob(task_name=task_name, args=args, error=error[:10_000], attempts=attempts)
+        )
     log.error("job_parked", job=task_name, attempts=attempts)
 
 
@@ -63,6 +78,12 @@ async def run_worker(broker: AsyncBroker, stop: asyncio.Event, *, concurrency: i
 
     The in-memory broker runs jobs itself as they are kicked, so it needs no consumer.
     """
-    receiver = Receiver(broker, max_async_tasks=concurrency, max_prefetch=concurrency,
-                        run_startup=False, propagate_exceptions=True, wait_tasks_timeout=30)
+    receiver = Receiver(
+        broker,
+        max_async_tasks=concurrency,
+        max_prefetch=concurrency,
+        run_startup=False,
+        propagate_exceptions=True,
+        wait_tasks_timeout=30,
+    )
     await receiver.listen(stop)

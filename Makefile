@@ -1,0 +1,50 @@
+# Oak Maillist: `make run` (install and serve on SQLite) and `make test` (everything, all backends).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install frontend services lint format test-sqlite test-postgresql test-mysql clean
+
+run: install frontend
+	mkdir -p data storage
+	$(BIN)/oak-maillist migrate up
+	@echo "Oak Maillist: http://localhost:3000 (first run: create the administrator at http://localhost:3000/setup), SMTP on :2525"
+	exec $(BIN)/oak-maillist serve
+
+test: install frontend services lint
+	scripts/test-all.sh
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,spamassassin]'
+	touch $(STAMP)
+
+# The web app is built when it exists; the backend serves frontend/dist at "/".
+frontend:
+	@if [ -f frontend/package.json ]; then \
+		cd frontend && npm ci --no-audit --no-fund && npm run build; \
+	fi
+
+services:
+	scripts/ensure-services.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-sqlite test-postgresql test-mysql: install
+	$(BIN)/pytest --db $(@:test-%=%)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Start the local PostgreSQL, MariaDB, Redis and RabbitMQ the tests use, installing them from
+# Debian's packages when missing. Fails, naming the service, when one cannot be reached.
+set -uo pipefail
+
+wait_port() {  # name port seconds
+  local name=$1 port=$2 seconds=$3
+  for _ in $(seq "$seconds"); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 1
+  done
+  echo "ensure-services: $name is not reachable on 127.0.0.1:$port" >&2
+  return 1
+}
+
+up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null || {
+      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
+  fi
+}
+
+status=0
+
+if ! up 5432; then
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+fi
+wait_port PostgreSQL 5432 30 || status=1
+
+if ! up 3306; then
+  command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+fi
+wait_port MariaDB 3306 60 || status=1
+
+if ! up 6379; then
+  command -v redis-server >/dev/null || apt_install redis-server
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+fi
+wait_port Redis 6379 20 || status=1
+
+if ! up 5672; then
+  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  rabbitmq-server -detached || true
+fi
+wait_port RabbitMQ 5672 90 || status=1
+
+exit $status
