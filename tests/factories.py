@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.models import Domain, MailingList
+from oak_maillist.config import SecuritySettings
+from oak_maillist.models import Domain, MailingList, SystemRole, User
+from oak_maillist.services import users
 
 _counter = itertools.count(1)
 
@@ -32,3 +35,45 @@ async def make_list(
     session.add(mlist)
     await session.flush()
     return mlist
+
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+async def make_user(
+    session: AsyncSession,
+    settings: SecuritySettings,
+    email: str | None = None,
+    password: str = DEFAULT_PASSWORD,
+    role: SystemRole = SystemRole.USER,
+    **fields: object,
+) -> User:
+    user = await users.create_user(
+        session,
+        email=email or f"user{next(_counter)}@example.org",
+        password=password,
+        settings=settings,
+        role=role,
+    )
+    for name, value in fields.items():
+        setattr(user, name, value)
+    await session.flush()
+    return user
+
+
+async def login(
+    client: httpx.AsyncClient,
+    email: str,
+    password: str = DEFAULT_PASSWORD,
+    user_agent: str = "pytest",
+) -> dict[str, str]:
+    """Sign in over HTTP; returns the Authorization header (fails the test on MFA)."""
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"email": email, "password": password},
+        headers={"User-Agent": user_agent},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "access_token" in body, body
+    return {"Authorization": f"Bearer {body['access_token']}"}

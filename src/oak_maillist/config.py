@@ -91,6 +91,16 @@ class SecuritySettings(Section):
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
     argon2_memory_cost_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
     argon2_parallelism: int = Field(default=4, ge=1, le=64)
+    # Where rate-limit counters live: memory:// for one process, redis://host:6379/1 when
+    # several processes serve HTTP or SMTP.
+    rate_limit_storage: str = "memory://"
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("must be memory://, redis://... or rediss://...")
+        return value
 
     @field_validator("jwt_secret")
     @classmethod

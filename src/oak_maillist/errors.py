@@ -15,6 +15,9 @@ class AppError(Exception):
     code: ClassVar[str] = "internal_error"
     status: ClassVar[int] = 500
     template: ClassVar[str] = "Internal error"
+    # Commit the request's transaction although it fails: a failed login's counter, a revoked
+    # session after token reuse, the activity log entry that records either.
+    persist: ClassVar[bool] = False
 
     def __init__(self, message: str | None = None, /, **details: Any) -> None:
         self.details = details

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ async def spa(runtime: Runtime, tmp_path: Path) -> AsyncIterator[httpx.AsyncClie
     (dist / "assets" / "app-1234.js").write_text("console.log('oak')")
     (tmp_path / "secret.txt").write_text("outside")
     settings = runtime.settings.model_copy(update={"server": ServerSettings(static_dir=dist)})
-    app = create_app(Runtime(settings, runtime.engine, runtime.sessionmaker))
+    app = create_app(dataclasses.replace(runtime, settings=settings))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import smtplib
 from collections.abc import AsyncIterator
 
@@ -24,8 +25,8 @@ MESSAGE = (
 
 async def _serve(runtime: Runtime, **incoming: object) -> tuple[list[asyncio.Server], int]:
     smtp = SmtpSettings(incoming=IncomingSmtpSettings(host="127.0.0.1", port=0, **incoming))  # type: ignore[arg-type]
-    local = Runtime(
-        runtime.settings.model_copy(update={"smtp": smtp}), runtime.engine, runtime.sessionmaker
+    local = dataclasses.replace(
+        runtime, settings=runtime.settings.model_copy(update={"smtp": smtp})
     )
     servers = await start_servers(local)
     return servers, bound_port(servers[0])

@@ -1,0 +1,52 @@
+"""Secrets at rest (TOTP seeds, DKIM keys, relay passwords) and token hashing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from oak_maillist.config import SecuritySettings
+
+
+class DecryptionError(Exception):
+    """A stored secret cannot be decrypted (the jwt_secret changed, or the value is corrupt)."""
+
+
+def _fernet(settings: SecuritySettings, purpose: str) -> Fernet:
+    """A key per purpose, derived with HKDF from security.jwt_secret."""
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"oak-maillist/at-rest/v1", info=purpose.encode()
+    ).derive(settings.jwt_secret.get_secret_value().encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt(plaintext: str, settings: SecuritySettings, *, purpose: str) -> str:
+    return _fernet(settings, purpose).encrypt(plaintext.encode()).decode()
+
+
+def decrypt(ciphertext: str, settings: SecuritySettings, *, purpose: str) -> str:
+    try:
+        return _fernet(settings, purpose).decrypt(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise DecryptionError(purpose) from None
+
+
+def new_token(nbytes: int = 32) -> str:
+    """A random URL-safe token for links and refresh tokens."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def token_hash(token: str) -> str:
+    """What we store instead of a token: its SHA-256 (tokens are random, so no salt is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time comparison of two secrets."""
+    return hmac.compare_digest(a.encode(), b.encode())
