@@ -28,7 +28,10 @@ class Limiter:
     """A moving-window limiter over memory or Redis storage."""
 
     def __init__(self, storage_url: str) -> None:
-        self.storage: Storage = storage_from_string(f"async+{storage_url}")
+        storage = storage_from_string(f"async+{storage_url}")
+        if not isinstance(storage, Storage):
+            raise TypeError(f"not an asyncio storage: {storage_url}")
+        self.storage = storage
         self.strategy = MovingWindowRateLimiter(self.storage)
 
     async def hit(self, name: str, *keys: str) -> None:
