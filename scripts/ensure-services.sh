@@ -24,6 +24,10 @@ apt_install() {
 
 status=0
 
+# Tools the tests drive as real peers.
+command -v oathtool >/dev/null || apt_install oathtool
+command -v oathtool >/dev/null || { echo "ensure-services: oathtool is missing" >&2; status=1; }
+
 if ! up 5432; then
   command -v pg_ctlcluster >/dev/null || apt_install postgresql
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oak_maillist.api.v1 import auth, setup, system
+from oak_maillist.api.v1 import auth, mfa, passkeys, setup, system
 from oak_maillist.api.v1.schemas.common import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 router.include_router(system.router)
 router.include_router(setup.router)
 router.include_router(auth.router)
+router.include_router(mfa.router)
+router.include_router(passkeys.router)
