@@ -225,11 +225,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _no_default_secret_outside_development(self) -> Settings:
         secret = self.security.jwt_secret.get_secret_value()
-        if self.run_mode not in ("development", "test") and secret == DEFAULT_JWT_SECRET:
-            raise ValueError(
-                "security.jwt_secret: the default secret is refused outside development; "
-                "set OAK__SECURITY__JWT_SECRET"
-            )
+        if self.run_mode not in ("development", "test"):
+            if secret == DEFAULT_JWT_SECRET:
+                raise ValueError(
+                    "security.jwt_secret: the default secret is refused outside development; "
+                    "set OAK__SECURITY__JWT_SECRET (openssl rand -hex 32)"
+                )
+            if len(secret) < 32:
+                raise ValueError(
+                    "security.jwt_secret: must be at least 32 characters outside development"
+                )
         return self
 
     @property

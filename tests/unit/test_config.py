@@ -92,7 +92,8 @@ def test_run_mode_file_overrides_one_key_and_keeps_the_rest_of_its_table(
     config_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (config_dir / "staging.toml").write_text(
-        '[security]\njwt_secret = "staging-secret-0123456789"\n[smtp.outgoing]\nport = 2587\n'
+        '[security]\njwt_secret = "staging-secret-0123456789abcdefghijklmn"\n'
+        "[smtp.outgoing]\nport = 2587\n"
     )
     monkeypatch.setenv("RUN_MODE", "staging")
     settings = load_settings()
@@ -150,7 +151,10 @@ def test_default_jwt_secret_refused_outside_development(
     monkeypatch.setenv("RUN_MODE", mode)
     with pytest.raises(ConfigError, match=r"security\.jwt_secret"):
         load_settings()
-    monkeypatch.setenv("OAK__SECURITY__JWT_SECRET", "a-real-secret-of-some-length")
+    monkeypatch.setenv("OAK__SECURITY__JWT_SECRET", "short-but-not-default")
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        load_settings()
+    monkeypatch.setenv("OAK__SECURITY__JWT_SECRET", "a-real-secret-of-some-length-0123456789")
     assert load_settings().run_mode == mode
 
 

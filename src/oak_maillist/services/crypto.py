@@ -18,12 +18,16 @@ class DecryptionError(Exception):
     """A stored secret cannot be decrypted (the jwt_secret changed, or the value is corrupt)."""
 
 
-def _fernet(settings: SecuritySettings, purpose: str) -> Fernet:
-    """A key per purpose, derived with HKDF from security.jwt_secret."""
-    key = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"oak-maillist/at-rest/v1", info=purpose.encode()
+def derive_key(settings: SecuritySettings, purpose: str) -> bytes:
+    """A 256-bit key per purpose, derived with HKDF from security.jwt_secret, so one secret
+    in the configuration never serves two purposes and every key has full length."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"oak-maillist/keys/v1", info=purpose.encode()
     ).derive(settings.jwt_secret.get_secret_value().encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _fernet(settings: SecuritySettings, purpose: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derive_key(settings, f"at-rest/{purpose}")))
 
 
 def encrypt(plaintext: str, settings: SecuritySettings, *, purpose: str) -> str:

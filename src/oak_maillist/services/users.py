@@ -1,17 +1,19 @@
-"""Users: creation, lookup by address."""
+"""Users: creation, lookup, administration, profile and password changes."""
 
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import SecuritySettings
 from oak_maillist.db.types import utcnow
-from oak_maillist.errors import ConflictError, InvalidInputError
+from oak_maillist.errors import ConflictError, InvalidInputError, NotFoundError
 from oak_maillist.models import SystemRole, User
-from oak_maillist.services.auth import passwords
+from oak_maillist.services import activity
+from oak_maillist.services.activity import Origin
+from oak_maillist.services.auth import passwords, sessions
 
 
 class InvalidEmailError(InvalidInputError):
@@ -83,3 +85,172 @@ async def create_user(
     except IntegrityError:
         raise UserExistsError from None
     return user
+
+
+class UserNotFoundError(NotFoundError):
+    code = "user_not_found"
+    template = "User {user_id} does not exist"
+
+
+class LastAdminError(ConflictError):
+    code = "last_admin"
+    template = "The last active administrator cannot be removed, demoted or deactivated"
+
+
+class CannotDeleteSelfError(ConflictError):
+    code = "cannot_delete_self"
+    template = "You cannot delete your own account here"
+
+
+class WrongPasswordError(InvalidInputError):
+    code = "wrong_password"
+    template = "The current password is wrong"
+    persist = True  # the activity log keeps the failed attempt
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFoundError(user_id=user_id)
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    offset: int,
+    limit: int,
+    query: str | None = None,
+    role: str | None = None,
+    is_active: bool | None = None,
+) -> tuple[list[User], int]:
+    """A page of users by address, with optional search and filters."""
+    statement = select(User)
+    if query:
+        needle = query.lower()
+        statement = statement.where(
+            or_(
+                User.email_normalized.contains(needle, autoescape=True),
+                func.lower(User.display_name).contains(needle, autoescape=True),
+            )
+        )
+    if role:
+        statement = statement.where(User.role == role)
+    if is_active is not None:
+        statement = statement.where(User.is_active.is_(is_active))
+    total = (
+        await session.execute(select(func.count()).select_from(statement.subquery()))
+    ).scalar_one()
+    rows = (
+        await session.execute(
+            statement.order_by(User.email_normalized, User.id).offset(offset).limit(limit)
+        )
+    ).scalars()
+    return list(rows), int(total)
+
+
+async def _ensure_other_admin(session: AsyncSession, user: User) -> None:
+    if user.role == SystemRole.ADMIN and user.is_active and await count_admins(session) <= 1:
+        raise LastAdminError
+
+
+async def update_user(
+    session: AsyncSession,
+    user: User,
+    *,
+    actor: User,
+    origin: Origin,
+    display_name: str | None = None,
+    language: str | None = None,
+    role: SystemRole | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Administrator changes; deactivating ends the user's sessions at once."""
+    if (role is not None and role != user.role) or is_active is False:
+        await _ensure_other_admin(session, user)
+    changes: dict[str, object] = {}
+    for name, value in (
+        ("display_name", display_name),
+        ("language", language),
+        ("role", role),
+        ("is_active", is_active),
+    ):
+        if value is not None and getattr(user, name) != value:
+            changes[name] = str(value) if isinstance(value, SystemRole) else value
+            setattr(user, name, value)
+    if is_active is False:
+        await sessions.revoke_all(
+            session, user.id, except_session_id=None, origin=origin, reason="deactivated"
+        )
+    if changes:
+        await activity.record(
+            session,
+            "user.updated",
+            actor_id=actor.id,
+            origin=origin,
+            target_type="user",
+            target_id=user.id,
+            changes=changes,
+        )
+    await session.flush()
+    return user
+
+
+async def delete_user(session: AsyncSession, user: User, *, actor: User, origin: Origin) -> None:
+    if user.id == actor.id:
+        raise CannotDeleteSelfError
+    await _ensure_other_admin(session, user)
+    await activity.record(
+        session,
+        "user.deleted",
+        actor_id=actor.id,
+        origin=origin,
+        target_type="user",
+        target_id=user.id,
+        email=user.email,
+    )
+    await session.delete(user)
+    await session.flush()
+
+
+async def change_password(
+    session: AsyncSession,
+    user: User,
+    *,
+    current: str,
+    new: str,
+    settings: SecuritySettings,
+    keep_session_id: int,
+    origin: Origin,
+) -> int:
+    """Change the caller's password; every other session ends. Returns how many ended."""
+    if user.password_hash is None or not await passwords.verify_password(
+        user.password_hash, current, settings
+    ):
+        await activity.record(
+            session,
+            "auth.password_change_failed",
+            actor_id=user.id,
+            origin=origin,
+            target_type="user",
+            target_id=user.id,
+        )
+        raise WrongPasswordError
+    passwords.check_policy(new, settings)
+    user.password_hash = await passwords.hash_password(new, settings)
+    user.password_changed_at = utcnow()
+    await activity.record(
+        session,
+        "auth.password_changed",
+        actor_id=user.id,
+        origin=origin,
+        target_type="user",
+        target_id=user.id,
+    )
+    return await sessions.revoke_all(
+        session,
+        user.id,
+        except_session_id=keep_session_id,
+        origin=origin,
+        reason="password_changed",
+    )

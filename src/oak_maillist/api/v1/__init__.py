@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oak_maillist.api.v1 import auth, mfa, passkeys, setup, system
+from oak_maillist.api.v1 import activity, auth, mfa, passkeys, settings, setup, system, users
 from oak_maillist.api.v1.schemas.common import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -13,3 +13,6 @@ router.include_router(setup.router)
 router.include_router(auth.router)
 router.include_router(mfa.router)
 router.include_router(passkeys.router)
+router.include_router(users.router)
+router.include_router(settings.router)
+router.include_router(activity.router)

@@ -116,7 +116,8 @@ def _count_failure(user: User) -> None:
     user.failed_login_count += 1
     over = user.failed_login_count - FREE_FAILURES
     if over >= 0:
-        user.locked_until = utcnow() + min(LOCK_BASE * (2**over), LOCK_CAP)
+        # The exponent is bounded: past the cap, doubling further only risks an overflow.
+        user.locked_until = utcnow() + min(LOCK_BASE * (2 ** min(over, 16)), LOCK_CAP)
 
 
 async def start_mfa(session: AsyncSession, user: User, settings: SecuritySettings) -> MfaRequired:

@@ -11,6 +11,7 @@ import jwt
 from oak_maillist.config import SecuritySettings
 from oak_maillist.db.types import utcnow
 from oak_maillist.errors import NotAuthenticatedError
+from oak_maillist.services.crypto import derive_key
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["sub", "sid", "exp", "iat", "jti"]
@@ -35,6 +36,11 @@ class AccessClaims:
     jti: str
 
 
+def signing_key(settings: SecuritySettings) -> bytes:
+    """The HS256 key: derived from security.jwt_secret (always 256 bits, used only for JWTs)."""
+    return derive_key(settings, "jwt/hs256")
+
+
 def issue_access_token(user_id: int, session_id: int, settings: SecuritySettings) -> str:
     now = utcnow()
     claims = {
@@ -45,7 +51,7 @@ def issue_access_token(user_id: int, session_id: int, settings: SecuritySettings
         "jti": uuid.uuid4().hex,
         "typ": "access",
     }
-    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
+    return jwt.encode(claims, signing_key(settings), algorithm=ALGORITHM)
 
 
 def decode_access_token(token: str, settings: SecuritySettings) -> AccessClaims:
@@ -53,7 +59,7 @@ def decode_access_token(token: str, settings: SecuritySettings) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
+            signing_key(settings),
             algorithms=[ALGORITHM],
             options={"require": REQUIRED_CLAIMS},
             leeway=LEEWAY_SECONDS,
