@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,6 +16,31 @@ from oak_maillist.api.spa import mount_spa
 from oak_maillist.api.v1 import router as v1_router
 from oak_maillist.metrics import BUILD_INFO
 from oak_maillist.runtime import Runtime
+
+
+# Request fields that carry a new password: their schema states the configured minimum length.
+NEW_PASSWORD_FIELDS = {
+    "RegisterIn": "password",
+    "SetupIn": "password",
+    "UserCreate": "password",
+    "PasswordChange": "new_password",
+}
+
+
+def _publish_password_policy(app: FastAPI, min_length: int) -> None:
+    """Put security.password_min_length into the OpenAPI schema, so clients know the rule."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.get("components", {}).get("schemas", {})
+            for model, field in NEW_PASSWORD_FIELDS.items():
+                if model in components:
+                    components[model]["properties"][field]["minLength"] = min_length
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -48,5 +74,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(v1_router)
     mount_spa(app, runtime.settings.server.static_dir)
+    _publish_password_policy(app, runtime.settings.security.password_min_length)
     BUILD_INFO.labels(__version__).set(1)
     return app

@@ -145,3 +145,21 @@ async def test_openapi_is_served_under_api_v1(client: httpx.AsyncClient) -> None
     assert spec["info"]["title"] == "Oak Maillist"
     assert "/api/v1/system/info" in spec["paths"]
     assert "/health/ready" in spec["paths"]
+
+
+async def test_405_lists_every_method_of_the_resource(client: httpx.AsyncClient) -> None:
+    templated = await client.request("OPTIONS", "/api/v1/users/1")
+    assert templated.status_code == 405
+    assert templated.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+    literal = await client.request("DELETE", "/api/v1/users/me")
+    assert literal.status_code == 405
+    assert literal.headers["allow"] == "GET, HEAD, PATCH"
+
+
+async def test_openapi_states_the_configured_password_minimum(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    schemas = (await client.get("/api/v1/openapi.json")).json()["components"]["schemas"]
+    minimum = runtime.settings.security.password_min_length
+    assert schemas["RegisterIn"]["properties"]["password"]["minLength"] == minimum
+    assert schemas["PasswordChange"]["properties"]["new_password"]["minLength"] == minimum

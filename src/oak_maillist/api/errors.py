@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -63,11 +64,37 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     code = STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # RFC 9110 §15.5.6: Allow lists every method of the resource, not just one route's.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None
+    )
+    if table is None:
+        table = []
+        for path, operations in request.app.openapi()["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$")
+            table.append((pattern, {method.upper() for method in operations}))
+        request.app.state.allowed_methods = table
+    methods: set[str] = set()
+    for pattern, verbs in table:
+        if pattern.pattern == "^" + re.escape(request.url.path) + "$":
+            methods = set(verbs)  # a literal path (/users/me) wins over a template (/users/{id})
+            break
+        if pattern.match(request.url.path):
+            methods |= verbs
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

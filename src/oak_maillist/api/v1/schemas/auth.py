@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from oak_maillist.api.v1.schemas.common import EmailAddress
+
 Language = Literal["en", "zh-CN"]
 
 
@@ -30,7 +32,7 @@ class LoginIn(BaseModel):
 
 
 class RegisterIn(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
+    email: EmailAddress
     password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(default="", max_length=200)
     language: Language = "en"
@@ -76,7 +78,7 @@ class SetupStatusOut(BaseModel):
 
 
 class SetupIn(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
+    email: EmailAddress
     password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(default="", max_length=200)
     language: Language = "en"

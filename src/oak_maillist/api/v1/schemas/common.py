@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 ItemT = TypeVar("ItemT")
+
+# An address as people type it: validated by email-validator (no DNS), at most 320 characters.
+EmailAddress = Annotated[EmailStr, Field(max_length=320)]
 
 
 class Page(BaseModel, Generic[ItemT]):

@@ -8,13 +8,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from oak_maillist.api.v1.schemas.auth import Language
+from oak_maillist.api.v1.schemas.common import EmailAddress
 from oak_maillist.services.system_settings import RegistrationMode
 
 Role = Literal["admin", "user"]
 
 
 class UserCreate(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
+    email: EmailAddress
     password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(default="", max_length=200)
     language: Language = "en"
@@ -45,7 +46,7 @@ class PasswordChanged(BaseModel):
 
 
 class InvitationCreate(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
+    email: EmailAddress
     role: Role = "user"
 
 
