@@ -17,7 +17,6 @@ from oak_maillist.api.v1 import router as v1_router
 from oak_maillist.metrics import BUILD_INFO
 from oak_maillist.runtime import Runtime
 
-
 # Request fields that carry a new password: their schema states the configured minimum length.
 NEW_PASSWORD_FIELDS = {
     "RegisterIn": "password",

@@ -156,10 +156,10 @@ def qr_svg(text: str) -> str:
 def _backup_code_hash(code: str, settings: SecuritySettings) -> str:
     """What we store for a backup code: HMAC-SHA256 under a key derived from jwt_secret.
 
-    Not Argon2: the codes are random with ~49.5 bits each, so a slow hash adds nothing an
-    attacker could not already spend, while checking one guess against ten Argon2 hashes
-    costs ~2 s of CPU at production settings, a denial of service on a public endpoint. The
-    key means a stolen database alone does not let anyone test guesses offline.
+    Not Argon2: a slow hash protects secrets people choose; these are random (~49.5 bits
+    each), and the key, which is not in the database, already stops offline guessing from a
+    stolen copy. Argon2 would cost up to ten hashes per guess (~2 s of CPU at production
+    settings) on an endpoint anyone can call: a cheap denial of service.
     """
     key = HKDF(
         algorithm=hashes.SHA256(),
@@ -390,7 +390,7 @@ async def _accept_backup_code(
         return False
     spent = await session.execute(
         update(BackupCode)
-        .where(BackupCode.id == match)
+        .where(BackupCode.id == match, BackupCode.used_at.is_(None))
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
