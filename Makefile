@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed-stamp
 run: install frontend
 	mkdir -p data storage
 	$(BIN)/oak-maillist migrate up
-	@echo "Oak Maillist: http://localhost:3000 (first run: create the administrator at http://localhost:3000/setup), SMTP on :2525"
+	@echo "Oak Maillist: HTTP on http://localhost:3000, SMTP on :2525."
+	@echo "First run: POST /api/v1/setup creates the first administrator (or: $(BIN)/oak-maillist user create --admin --email you@example.org --password-stdin)."
 	exec $(BIN)/oak-maillist serve
 
 test: install frontend services lint
