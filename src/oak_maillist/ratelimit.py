@@ -18,6 +18,7 @@ LIMITS: dict[str, RateLimitItem] = {
     "login_account": parse("10/minute"),
     "register_ip": parse("10/hour"),
     "mfa_ip": parse("30/minute"),
+    "mfa_account": parse("10/minute"),
     "refresh_ip": parse("60/minute"),
     "passkey_ip": parse("30/minute"),
     "setup_ip": parse("10/minute"),
