@@ -63,6 +63,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/settings"): ADMIN,
     ("PATCH", "/api/v1/settings"): ADMIN,
     ("GET", "/api/v1/activity"): ADMIN,
+    # domains
+    ("GET", "/api/v1/domains"): ADMIN,
+    ("POST", "/api/v1/domains"): ADMIN,
+    ("GET", "/api/v1/domains/{domain_id}"): ADMIN,
+    ("PATCH", "/api/v1/domains/{domain_id}"): ADMIN,
+    ("DELETE", "/api/v1/domains/{domain_id}"): ADMIN,
+    ("POST", "/api/v1/domains/{domain_id}/dkim"): ADMIN,
 }
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from oak_maillist.api.v1 import activity, auth, mfa, passkeys, settings, setup, system, users
+from oak_maillist.api.v1 import (
+    activity,
+    auth,
+    domains,
+    mfa,
+    passkeys,
+    settings,
+    setup,
+    system,
+    users,
+)
 from oak_maillist.api.v1.schemas.common import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -16,3 +26,4 @@ router.include_router(passkeys.router)
 router.include_router(users.router)
 router.include_router(settings.router)
 router.include_router(activity.router)
+router.include_router(domains.router)

@@ -1,0 +1,133 @@
+"""Domains (administrators): relay overrides, DKIM keys and DNS records."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from oak_maillist.api.deps import AdminUser, IdPath, OriginDep, SessionDep, SettingsDep
+from oak_maillist.api.v1.schemas.domains import (
+    DkimKeyIn,
+    DnsRecordOut,
+    DomainCreate,
+    DomainOut,
+    DomainUpdate,
+)
+from oak_maillist.config import Settings
+from oak_maillist.models import Domain
+from oak_maillist.services import domains
+
+router = APIRouter(prefix="/domains", tags=["domains"])
+
+
+def domain_out(domain: Domain, list_count: int, settings: Settings) -> DomainOut:
+    records = [
+        DnsRecordOut(type=r.type, name=r.name, value=r.value, purpose=r.purpose)  # type: ignore[arg-type]
+        for r in domains.dns_records(domain, settings)
+    ]
+    return DomainOut(
+        id=domain.id,
+        name=domain.name,
+        description=domain.description,
+        is_active=domain.is_active,
+        smtp_host=domain.smtp_host,
+        smtp_port=domain.smtp_port,
+        smtp_security=domain.smtp_security,
+        smtp_username=domain.smtp_username,
+        smtp_password_set=domain.smtp_password_encrypted is not None,
+        dkim_enabled=domain.dkim_enabled,
+        dkim_selector=domain.dkim_selector,
+        dkim_algorithm=domain.dkim_algorithm,
+        dkim_public_key=domain.dkim_public_key,
+        list_count=list_count,
+        dns_records=records,
+        created_at=domain.created_at,
+        updated_at=domain.updated_at,
+    )
+
+
+@router.get("")
+async def list_domains(
+    _admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> list[DomainOut]:
+    counts = await domains.list_counts(session)
+    return [
+        domain_out(domain, counts.get(domain.id, 0), settings)
+        for domain in await domains.list_domains(session)
+    ]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_domain(
+    body: DomainCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+) -> DomainOut:
+    """A new domain gets an RSA-2048 DKIM key at once; publish the records it lists."""
+    fields = body.model_dump(exclude={"name"})
+    domain = await domains.create_domain(
+        session, name=body.name, settings=settings, actor_id=admin.user.id, origin=origin, **fields
+    )
+    return domain_out(domain, 0, settings)
+
+
+@router.get("/{domain_id}")
+async def get_domain(
+    domain_id: IdPath, _admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> DomainOut:
+    domain = await domains.get_domain(session, domain_id)
+    return domain_out(domain, (await domains.list_counts(session)).get(domain.id, 0), settings)
+
+
+@router.patch("/{domain_id}")
+async def update_domain(
+    domain_id: IdPath,
+    body: DomainUpdate,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+) -> DomainOut:
+    domain = await domains.get_domain(session, domain_id)
+    await domains.update_domain(
+        session,
+        domain,
+        settings=settings,
+        actor_id=admin.user.id,
+        origin=origin,
+        **body.model_dump(exclude_unset=True),
+    )
+    return domain_out(domain, (await domains.list_counts(session)).get(domain.id, 0), settings)
+
+
+@router.post("/{domain_id}/dkim")
+async def replace_dkim_key(
+    domain_id: IdPath,
+    body: DkimKeyIn,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+) -> DomainOut:
+    """Generate (RSA 2048 or Ed25519) or import a DKIM key; the private key is never returned."""
+    domain = await domains.get_domain(session, domain_id)
+    await domains.replace_dkim_key(
+        session,
+        domain,
+        settings=settings,
+        actor_id=admin.user.id,
+        origin=origin,
+        algorithm=body.algorithm,
+        private_key_pem=body.private_key_pem,
+        selector=body.selector,
+    )
+    return domain_out(domain, (await domains.list_counts(session)).get(domain.id, 0), settings)
+
+
+@router.delete("/{domain_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_domain(
+    domain_id: IdPath, admin: AdminUser, session: SessionDep, origin: OriginDep
+) -> None:
+    domain = await domains.get_domain(session, domain_id)
+    await domains.delete_domain(session, domain, actor_id=admin.user.id, origin=origin)
