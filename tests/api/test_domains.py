@@ -93,7 +93,8 @@ async def test_keys_are_stored_encrypted(
         row = (
             await connection.execute(
                 text(
-                    "SELECT dkim_private_key_encrypted, smtp_password_encrypted FROM domains WHERE id = :id"
+                    "SELECT dkim_private_key_encrypted, smtp_password_encrypted"
+                    " FROM domains WHERE id = :id"
                 ),
                 {"id": body["id"]},
             )
