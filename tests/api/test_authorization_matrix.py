@@ -70,6 +70,15 @@ MATRIX: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/domains/{domain_id}"): ADMIN,
     ("DELETE", "/api/v1/domains/{domain_id}"): ADMIN,
     ("POST", "/api/v1/domains/{domain_id}/dkim"): ADMIN,
+    # lists (the list under test is public)
+    ("GET", "/api/v1/lists"): PUBLIC,
+    ("POST", "/api/v1/lists"): ADMIN,
+    ("GET", "/api/v1/lists/{list_id}"): PUBLIC,
+    ("PUT", "/api/v1/lists/{list_id}"): OWNER,
+    ("DELETE", "/api/v1/lists/{list_id}"): OWNER,
+    ("GET", "/api/v1/lists/{list_id}/roles"): MODERATOR,
+    ("POST", "/api/v1/lists/{list_id}/roles"): OWNER,
+    ("DELETE", "/api/v1/lists/{list_id}/roles/{role}/{user_id}"): OWNER,
 }
 
 
@@ -130,7 +139,7 @@ async def callers(db: AsyncSession, runtime: Runtime) -> dict[str, int | None]:
 
 
 def _fill(path: str, ids: dict[str, int | None]) -> str:
-    values = {"list_id": ids["list_id"], "user_id": ids["victim"]}
+    values = {"list_id": ids["list_id"], "user_id": ids["victim"], "role": "moderator"}
     return re.sub(r"\{(\w+)\}", lambda match: str(values.get(match.group(1), 999_999)), path)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
 from oak_maillist.errors import AppError, ForbiddenError, NotAuthenticatedError
-from oak_maillist.models import SystemRole, User, UserSession
+from oak_maillist.models import MailingList, SystemRole, User, UserSession
 from oak_maillist.ratelimit import Limiter
 from oak_maillist.runtime import Runtime
+from oak_maillist.services.access import Need, access_list
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.auth import sessions
 
@@ -94,6 +95,17 @@ async def get_principal(
     return Principal(user=user, session=user_session)
 
 
+async def get_optional_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The signed-in caller, or None for anonymous; a bad token is still a 401."""
+    if credentials is None:
+        return None
+    return await get_principal(session, settings, credentials)
+
+
 async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if not principal.is_admin:
         raise ForbiddenError
@@ -102,6 +114,30 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 AdminUser = Annotated[Principal, Depends(get_admin)]
+OptionalUser = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+def _list_access(need: Need) -> Callable[..., Awaitable[MailingList]]:
+    """A dependency that fetches the path's list through the one checked accessor.
+
+    As a dependency it runs before the body is validated, so a caller without the role gets
+    401/403/404 whatever they send.
+    """
+
+    async def dependency(
+        list_id: IdPath, session: SessionDep, principal: OptionalUser
+    ) -> MailingList:
+        user = principal.user if principal else None
+        if user is None and need > Need.READ:
+            raise NotAuthenticatedError
+        return await access_list(session, list_id, user, need=need)
+
+    return dependency
+
+
+ReadableList = Annotated[MailingList, Depends(_list_access(Need.READ))]
+ModeratedList = Annotated[MailingList, Depends(_list_access(Need.MODERATOR))]
+OwnedList = Annotated[MailingList, Depends(_list_access(Need.OWNER))]
 
 
 class PageParams:

@@ -99,9 +99,9 @@ async def create_domain(
     domain = Domain(name=normalized)
     _apply(domain, fields, settings)
     _set_key(domain, dkim_keys.generate(Algorithm.RSA_SHA256), settings)
-    session.add(domain)
     try:
-        async with session.begin_nested():
+        async with session.begin_nested():  # a savepoint: a conflict leaves the request usable
+            session.add(domain)
             await session.flush()
     except IntegrityError:
         raise DomainExistsError(name=normalized) from None

@@ -78,9 +78,9 @@ async def create_user(
         role=role,
         password_changed_at=utcnow() if password_hash else None,
     )
-    session.add(user)
     try:
-        async with session.begin_nested():
+        async with session.begin_nested():  # a savepoint: a conflict leaves the request usable
+            session.add(user)
             await session.flush()
     except IntegrityError:
         raise UserExistsError from None

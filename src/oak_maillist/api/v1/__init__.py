@@ -8,6 +8,7 @@ from oak_maillist.api.v1 import (
     activity,
     auth,
     domains,
+    lists,
     mfa,
     passkeys,
     settings,
@@ -27,3 +28,4 @@ router.include_router(users.router)
 router.include_router(settings.router)
 router.include_router(activity.router)
 router.include_router(domains.router)
+router.include_router(lists.router)
