@@ -13,7 +13,9 @@ from oak_maillist.api.v1 import (
     passkeys,
     settings,
     setup,
+    subscribers,
     system,
+    templates,
     users,
 )
 from oak_maillist.api.v1.schemas.common import ERROR_RESPONSES
@@ -29,3 +31,5 @@ router.include_router(settings.router)
 router.include_router(activity.router)
 router.include_router(domains.router)
 router.include_router(lists.router)
+router.include_router(subscribers.router)
+router.include_router(templates.router)
