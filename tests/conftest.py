@@ -25,6 +25,7 @@ from tests.databases import (
     drop_database,
     unique_name,
 )
+from tests.sink import Sink, start_sink
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789"
 
@@ -136,3 +137,12 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    """A real SMTP server on 127.0.0.1 that receives what the service sends."""
+    started, server = await start_sink()
+    yield started
+    server.close()
+    await server.wait_closed()

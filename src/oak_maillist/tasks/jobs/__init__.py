@@ -1,5 +1,5 @@
 """Job modules; importing this package registers every job."""
 
-from oak_maillist.tasks.jobs import maintenance
+from oak_maillist.tasks.jobs import maintenance, outbound
 
-__all__ = ["maintenance"]
+__all__ = ["maintenance", "outbound"]

@@ -1,0 +1,1 @@
+"""Outbound mail: composing, signing and handing messages to the SMTP relay."""

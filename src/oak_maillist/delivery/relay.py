@@ -1,0 +1,89 @@
+"""The SMTP relay client (aiosmtplib): one transaction, an outcome per recipient."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from oak_maillist.config import OutgoingSmtpSettings
+
+
+class Outcome(enum.StrEnum):
+    SENT = "sent"
+    TEMPORARY = "temporary"  # 4xx or no connection: try again later
+    PERMANENT = "permanent"  # 5xx: this recipient will not get it
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Where and how to hand over mail: the global relay or a domain's own."""
+
+    host: str
+    port: int
+    security: str  # none, starttls, tls
+    username: str
+    password: str
+    timeout_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: OutgoingSmtpSettings) -> RelayConfig:
+        return cls(
+            host=settings.host,
+            port=settings.port,
+            security=settings.security,
+            username=settings.username,
+            password=settings.password.get_secret_value(),
+            timeout_seconds=settings.timeout_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    code: int | None
+    reply: str
+
+
+def _classify(code: int) -> Outcome:
+    if 200 <= code < 300:
+        return Outcome.SENT
+    return Outcome.PERMANENT if code >= 500 else Outcome.TEMPORARY
+
+
+async def send(
+    config: RelayConfig, *, sender: str, recipients: list[str], message: bytes
+) -> dict[str, Result]:
+    """Deliver one message to the relay; every recipient gets an outcome, nothing raises."""
+    client = aiosmtplib.SMTP(
+        hostname=config.host,
+        port=config.port,
+        timeout=config.timeout_seconds,
+        use_tls=config.security == "tls",
+        start_tls=config.security == "starttls",
+        username=config.username or None,
+        password=config.password or None,
+    )
+    try:
+        async with client:
+            refused, _message = await client.sendmail(sender, recipients, message)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        return {
+            error.recipient: Result(_classify(error.code), error.code, error.message)
+            for error in exc.recipients
+        }
+    except aiosmtplib.SMTPResponseException as exc:
+        return dict.fromkeys(recipients, Result(_classify(exc.code), exc.code, exc.message))
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return dict.fromkeys(
+            recipients, Result(Outcome.TEMPORARY, None, f"{type(exc).__name__}: {exc}")
+        )
+    return {
+        recipient: Result(
+            _classify(refused[recipient].code), refused[recipient].code, refused[recipient].message
+        )
+        if recipient in refused
+        else Result(Outcome.SENT, 250, "OK")
+        for recipient in recipients
+    }
