@@ -72,7 +72,7 @@ async def disable_totp(
         settings=settings.security,
         origin=origin,
     )
-    return MfaStatusOut(totp_enabled=False, backup_codes_remaining=0)
+    return MfaStatusOut.model_validate(await totp.mfa_status(session, principal.user))
 
 
 @router.post("/mfa/backup-codes/regenerate")

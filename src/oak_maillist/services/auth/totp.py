@@ -44,7 +44,7 @@ BACKUP_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 TOTP = "totp"
 BACKUP_CODE = "backup_code"
 
-_SEPARATORS = re.compile(r"[\s-]+")
+_SEPARATORS = re.compile(r"[ \t-]+")
 _TOTP_CODE = re.compile(rf"[0-9]{{{DIGITS}}}")
 _BACKUP_CODE = re.compile(rf"[{BACKUP_CODE_ALPHABET}]{{{BACKUP_CODE_LENGTH}}}")
 
@@ -95,7 +95,7 @@ class MfaStatus:
 
 
 def normalize_code(raw: str) -> str:
-    """A code as typed, without spaces and dashes, lowercased."""
+    """A code as typed, without spaces, tabs and dashes, lowercased."""
     return _SEPARATORS.sub("", raw).lower()
 
 

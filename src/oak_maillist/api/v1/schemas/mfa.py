@@ -11,6 +11,15 @@ from oak_maillist.services.auth.passwords import MAX_PASSWORD_LENGTH
 
 # Room for the spaces and dashes people type or paste ("123 456", "abcde-fghjk").
 MAX_CODE_INPUT = 32
+# The patterns say in the OpenAPI schema exactly what the validators accept: the separators
+# totp.normalize_code removes, around 6 digits or 10 backup-code symbols in either case.
+_SEP = r"[ \t-]*"
+_DIGIT = "[0-9]"
+_SYMBOL = "[{}]".format(
+    "".join(dict.fromkeys(totp.BACKUP_CODE_ALPHABET + totp.BACKUP_CODE_ALPHABET.upper()))
+)
+_TOTP_PATTERN = f"{_SEP}(?:{_DIGIT}{_SEP}){{{totp.DIGITS}}}"
+_BACKUP_PATTERN = f"{_SEP}(?:{_SYMBOL}{_SEP}){{{totp.BACKUP_CODE_LENGTH}}}"
 
 
 def _totp_code(value: str) -> str:
@@ -32,6 +41,7 @@ TotpCode = Annotated[
     Field(
         min_length=totp.DIGITS,
         max_length=MAX_CODE_INPUT,
+        pattern=f"^{_TOTP_PATTERN}$",
         description="The 6-digit code from the authenticator app; spaces are ignored",
     ),
     AfterValidator(_totp_code),
@@ -41,6 +51,7 @@ MfaCode = Annotated[
     Field(
         min_length=totp.DIGITS,
         max_length=MAX_CODE_INPUT,
+        pattern=f"^(?:{_TOTP_PATTERN}|{_BACKUP_PATTERN})$",
         description="A 6-digit TOTP code or a backup code (xxxxx-xxxxx); spaces and dashes "
         "are ignored",
     ),
