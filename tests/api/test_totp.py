@@ -436,7 +436,12 @@ async def test_a_code_raced_by_two_transactions_is_spent_once(
         first_token, second_token = [await start_login(client, user.email) for _ in range(2)]
         async with runtime.sessionmaker() as first, runtime.sessionmaker() as second:
             await totp.verify_login(
-                first, mfa_token=first_token, code=code, settings=settings.security, origin=ORIGIN
+                first,
+                mfa_token=first_token,
+                code=code,
+                settings=settings.security,
+                origin=ORIGIN,
+                limiter=runtime.limiter,
             )
             racer = asyncio.create_task(
                 totp.verify_login(
@@ -445,6 +450,7 @@ async def test_a_code_raced_by_two_transactions_is_spent_once(
                     code=code,
                     settings=settings.security,
                     origin=ORIGIN,
+                    limiter=runtime.limiter,
                 )
             )
             await asyncio.sleep(0.5)

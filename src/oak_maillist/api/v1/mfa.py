@@ -108,6 +108,11 @@ async def verify_totp(
     """Second step of sign-in: the mfa_token from /auth/login and a TOTP or backup code."""
     await limiter.hit("mfa_ip", origin.ip)
     pair = await totp.verify_login(
-        session, mfa_token=body.mfa_token, code=body.code, settings=settings.security, origin=origin
+        session,
+        mfa_token=body.mfa_token,
+        code=body.code,
+        settings=settings.security,
+        origin=origin,
+        limiter=limiter,
     )
     return token_out(pair)

@@ -23,6 +23,7 @@ from oak_maillist.config import SecuritySettings
 from oak_maillist.db.types import utcnow
 from oak_maillist.errors import ConflictError, InvalidInputError
 from oak_maillist.models import BackupCode, User
+from oak_maillist.ratelimit import Limiter
 from oak_maillist.services import activity, system_settings
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.auth import login, passwords
@@ -283,12 +284,14 @@ async def verify_login(
     code: str,
     settings: SecuritySettings,
     origin: Origin,
+    limiter: Limiter,
 ) -> TokenPair:
     """The second step of a password sign-in: a TOTP or backup code opens the session.
 
     A wrong code counts against the step (login.MFA_MAX_ATTEMPTS) and is committed although
-    the request fails."""
+    the request fails; the account's own limit stops guessing across many MFA steps."""
     challenge, user = await login.mfa_step(session, mfa_token)
+    await limiter.hit("mfa_account", str(user.id))
     method = await _accept_second_factor(session, user, code, settings, origin)
     if method is None:
         login.fail_mfa(challenge)
