@@ -26,8 +26,8 @@ NEW_PASSWORD_FIELDS = {
 }
 
 
-def _publish_password_policy(app: FastAPI, min_length: int) -> None:
-    """Put security.password_min_length into the OpenAPI schema, so clients know the rule."""
+def _finish_openapi(app: FastAPI, min_length: int) -> None:
+    """Publish what FastAPI cannot infer: the configured password minimum, optional tokens."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -37,6 +37,10 @@ def _publish_password_policy(app: FastAPI, min_length: int) -> None:
             for model, field in NEW_PASSWORD_FIELDS.items():
                 if model in components:
                     components[model]["properties"][field]["minLength"] = min_length
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if operation.pop("x-auth-optional", False):
+                        operation["security"] = [{}, *operation.get("security", [])]
         return app.openapi_schema or generate()
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -73,6 +77,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(v1_router)
     mount_spa(app, runtime.settings.server.static_dir)
-    _publish_password_policy(app, runtime.settings.security.password_min_length)
+    _finish_openapi(app, runtime.settings.security.password_min_length)
     BUILD_INFO.labels(__version__).set(1)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -115,6 +115,8 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 AdminUser = Annotated[Principal, Depends(get_admin)]
 OptionalUser = Annotated[Principal | None, Depends(get_optional_principal)]
+# Marks routes that take OptionalUser, so the published schema says the token is optional.
+OPTIONAL_AUTH: dict[str, Any] = {"x-auth-optional": True}
 
 
 def _list_access(need: Need) -> Callable[..., Awaitable[MailingList]]:

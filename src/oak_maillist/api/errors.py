@@ -85,12 +85,16 @@ def _allowed_methods(request: Request) -> list[str]:
             pattern = re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$")
             table.append((pattern, {method.upper() for method in operations}))
         request.app.state.allowed_methods = table
+    # The most specific templates win, as in routing: /users/me over /users/{id}.
+    matching = [
+        (pattern.pattern.count("[^/]+"), verbs)
+        for pattern, verbs in table
+        if pattern.match(request.url.path)
+    ]
+    fewest = min((params for params, _ in matching), default=0)
     methods: set[str] = set()
-    for pattern, verbs in table:
-        if pattern.pattern == "^" + re.escape(request.url.path) + "$":
-            methods = set(verbs)  # a literal path (/users/me) wins over a template (/users/{id})
-            break
-        if pattern.match(request.url.path):
+    for params, verbs in matching:
+        if params == fewest:
             methods |= verbs
     if "GET" in methods:
         methods.add("HEAD")

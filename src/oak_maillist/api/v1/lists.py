@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.api.deps import (
+    OPTIONAL_AUTH,
     AdminUser,
     CurrentUser,
     IdPath,
@@ -68,7 +69,7 @@ async def lists_out(
     return out
 
 
-@router.get("")
+@router.get("", openapi_extra=OPTIONAL_AUTH)
 async def list_lists(
     principal: OptionalUser,
     session: SessionDep,
@@ -107,7 +108,7 @@ async def create_list(
     return (await lists_out(session, [mlist], admin.user))[0]
 
 
-@router.get("/{list_id}")
+@router.get("/{list_id}", openapi_extra=OPTIONAL_AUTH)
 async def get_list(mlist: ReadableList, principal: OptionalUser, session: SessionDep) -> ListOut:
     return (await lists_out(session, [mlist], principal.user if principal else None))[0]
 
