@@ -114,8 +114,9 @@ class SoftAuthenticator:
     transports: tuple[str, ...] = ("internal", "hybrid")
     credentials: list[Credential] = field(default_factory=list)
 
-    def flags(self, *extra: int) -> int:
-        value = UP | (UV if self.user_verification else 0)
+    def flags(self, *extra: int, user_verified: bool | None = None) -> int:
+        verified = self.user_verification if user_verified is None else user_verified
+        value = UP | (UV if verified else 0)
         if self.backed_up:
             value |= BE | BS
         for flag in extra:
@@ -188,6 +189,7 @@ class SoftAuthenticator:
         rp_id: str | None = None,
         challenge: str | None = None,
         sign_count: int | None = None,
+        user_verified: bool | None = None,
         with_user_handle: bool = True,
     ) -> dict[str, Any]:
         """navigator.credentials.get() with `options`; the AuthenticationResponseJSON."""
@@ -196,7 +198,7 @@ class SoftAuthenticator:
         if sign_count is None:
             chosen.sign_count += self.counter_step
             sign_count = chosen.sign_count
-        auth_data = self.authenticator_data(rp, self.flags(), sign_count)
+        auth_data = self.authenticator_data(rp, self.flags(user_verified=user_verified), sign_count)
         client_data = self.client_data(
             "webauthn.get", challenge or options["challenge"], origin or self.origin
         )

@@ -79,6 +79,16 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/lists/{list_id}/roles"): MODERATOR,
     ("POST", "/api/v1/lists/{list_id}/roles"): OWNER,
     ("DELETE", "/api/v1/lists/{list_id}/roles/{role}/{user_id}"): OWNER,
+    # templates: site-wide for administrators, per list for owners; preview for list owners
+    ("GET", "/api/v1/templates"): ADMIN,
+    ("POST", "/api/v1/templates/preview"): OWNER,
+    ("GET", "/api/v1/templates/{name}/{language}"): ADMIN,
+    ("PUT", "/api/v1/templates/{name}/{language}"): ADMIN,
+    ("DELETE", "/api/v1/templates/{name}/{language}"): ADMIN,
+    ("GET", "/api/v1/lists/{list_id}/templates"): OWNER,
+    ("GET", "/api/v1/lists/{list_id}/templates/{name}/{language}"): OWNER,
+    ("PUT", "/api/v1/lists/{list_id}/templates/{name}/{language}"): OWNER,
+    ("DELETE", "/api/v1/lists/{list_id}/templates/{name}/{language}"): OWNER,
 }
 
 
@@ -139,7 +149,8 @@ async def callers(db: AsyncSession, runtime: Runtime) -> dict[str, int | None]:
 
 
 def _fill(path: str, ids: dict[str, int | None]) -> str:
-    values = {"list_id": ids["list_id"], "user_id": ids["victim"], "role": "moderator"}
+    values = {"list_id": ids["list_id"], "user_id": ids["victim"], "role": "moderator",
+              "name": "welcome", "language": "en"}
     return re.sub(r"\{(\w+)\}", lambda match: str(values.get(match.group(1), 999_999)), path)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from oak_maillist.db.types import utcnow
 from oak_maillist.errors import NotAuthenticatedError
@@ -59,13 +60,39 @@ async def find(session: AsyncSession, *, kind: str, raw: str) -> AuthChallenge:
     return challenge
 
 
-def consume(challenge: AuthChallenge) -> None:
-    """Mark a challenge used: it cannot be presented again."""
-    challenge.used_at = utcnow()
+async def consume(session: AsyncSession, challenge: AuthChallenge) -> None:
+    """Spend a challenge; of two concurrent requests presenting it, only one may succeed."""
+    now = utcnow()
+    spent = await session.execute(
+        update(AuthChallenge)
+        .where(AuthChallenge.id == challenge.id, AuthChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(spent, "rowcount", 0) != 1:
+        raise ChallengeInvalidError
+    set_committed_value(challenge, "used_at", now)
 
 
-def count_failure(challenge: AuthChallenge, max_attempts: int) -> None:
-    """One more wrong answer; the challenge dies after `max_attempts` of them."""
-    challenge.attempts += 1
-    if challenge.attempts >= max_attempts:
-        challenge.used_at = utcnow()
+async def count_failure(session: AsyncSession, challenge: AuthChallenge, max_attempts: int) -> None:
+    """One more wrong answer, counted in the database (concurrent failures all count); the
+    challenge dies after `max_attempts` of them."""
+    await session.execute(
+        update(AuthChallenge)
+        .where(AuthChallenge.id == challenge.id)
+        .values(attempts=AuthChallenge.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    attempts = (
+        await session.execute(
+            select(AuthChallenge.attempts).where(AuthChallenge.id == challenge.id)
+        )
+    ).scalar_one()
+    set_committed_value(challenge, "attempts", attempts)
+    if attempts >= max_attempts:
+        await session.execute(
+            update(AuthChallenge)
+            .where(AuthChallenge.id == challenge.id, AuthChallenge.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )

@@ -144,9 +144,9 @@ async def mfa_step(session: AsyncSession, mfa_token: str) -> tuple[AuthChallenge
     return challenge, user
 
 
-def fail_mfa(challenge: AuthChallenge) -> None:
+async def fail_mfa(session: AsyncSession, challenge: AuthChallenge) -> None:
     """A wrong second factor: counted, and the step ends after MFA_MAX_ATTEMPTS."""
-    challenges.count_failure(challenge, MFA_MAX_ATTEMPTS)
+    await challenges.count_failure(session, challenge, MFA_MAX_ATTEMPTS)
 
 
 async def complete_mfa(
@@ -159,5 +159,5 @@ async def complete_mfa(
     method: str,
 ) -> TokenPair:
     """The second factor was right: close the step and open the session."""
-    challenges.consume(challenge)
+    await challenges.consume(session, challenge)
     return await sessions.open_session(session, user, settings, origin=origin, method=method)

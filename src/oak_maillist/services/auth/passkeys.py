@@ -41,7 +41,7 @@ from oak_maillist.config import SecuritySettings, Settings
 from oak_maillist.db.types import utcnow
 from oak_maillist.errors import (
     ConflictError,
-    InvalidInputError,
+    ForbiddenError,
     NotAuthenticatedError,
     NotFoundError,
 )
@@ -80,8 +80,9 @@ class PasskeyLimitError(ConflictError):
     template = "An account can have at most {limit} passkeys"
 
 
-class PasskeyRegistrationInvalidError(InvalidInputError):
-    """Not a 401: the caller is signed in, and a 401 would read as "your session ended"."""
+class PasskeyRegistrationInvalidError(ForbiddenError):
+    """A 403, not a 401: the caller is signed in, and a 401 reads as "your session ended";
+    nor a 422: the request is well-formed, the authenticator's answer is what fails."""
 
     code = "passkey_registration_invalid"
     template = "The new passkey could not be verified; start again"
@@ -235,13 +236,15 @@ def verify_assertion(
     try:
         return check(sign_count)
     except _REFUSED as exc:
-        refusal = exc
-    try:
-        without_counter = check(0)
-    except _REFUSED:
-        log.info("passkey assertion refused", reason=str(refusal))
-        raise PasskeyInvalidError from None
-    raise PasskeyCounterRegressionError(received=without_counter.new_sign_count)
+        log.info("passkey assertion refused", reason=str(exc))
+    if sign_count > 0:  # with nothing stored, no counter can be behind it
+        try:
+            without_counter = check(0)
+        except _REFUSED:
+            pass
+        else:
+            raise PasskeyCounterRegressionError(received=without_counter.new_sign_count)
+    raise PasskeyInvalidError
 
 
 async def registration_options(session: AsyncSession, user: User, *, rp: RelyingParty) -> Ceremony:
@@ -448,7 +451,7 @@ async def _record_refusal(
     session: AsyncSession, error: PasskeyLoginError, origin: Origin, step: AuthChallenge | None
 ) -> None:
     if step is not None:
-        login.fail_mfa(step)
+        await login.fail_mfa(session, step)
     passkey = error.passkey
     facts = dict(error.facts)
     if isinstance(error, PasskeyCounterRegressionError) and passkey is not None:
@@ -508,16 +511,7 @@ async def _ceremony(
 async def _claim(session: AsyncSession, kind: str, challenge_id: str) -> AuthChallenge:
     """The open challenge, marked used; of two concurrent requests only one gets it."""
     challenge = await challenges.find(session, kind=kind, raw=challenge_id)
-    now = utcnow()
-    claimed = await session.execute(
-        update(AuthChallenge)
-        .where(AuthChallenge.id == challenge.id, AuthChallenge.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(claimed, "rowcount", 0) != 1:
-        raise challenges.ChallengeInvalidError
-    set_committed_value(challenge, "used_at", now)
+    await challenges.consume(session, challenge)
     return challenge
 
 

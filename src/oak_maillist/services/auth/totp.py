@@ -294,7 +294,7 @@ async def verify_login(
     await limiter.hit("mfa_account", str(user.id))
     method = await _accept_second_factor(session, user, code, settings, origin)
     if method is None:
-        login.fail_mfa(challenge)
+        await login.fail_mfa(session, challenge)
         await _record(
             session, "auth.mfa_failed", user, origin, during="login", attempts=challenge.attempts
         )
