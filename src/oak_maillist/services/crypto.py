@@ -12,10 +12,20 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from oak_maillist.config import SecuritySettings
+from oak_maillist.errors import AppError
 
 
-class DecryptionError(Exception):
-    """A stored secret cannot be decrypted (the jwt_secret changed, or the value is corrupt)."""
+class DecryptionError(AppError):
+    """A stored secret cannot be decrypted (the jwt_secret changed, or the value is corrupt).
+
+    A server-side fault, answered with its own code rather than a bare 500."""
+
+    code = "stored_secret_unreadable"
+    status = 500
+    template = (
+        "A stored secret ({purpose}) cannot be read: security.jwt_secret changed since it was "
+        "stored. Restore the previous secret, or an administrator must set it up again."
+    )
 
 
 def derive_key(settings: SecuritySettings, purpose: str) -> bytes:
@@ -38,7 +48,7 @@ def decrypt(ciphertext: str, settings: SecuritySettings, *, purpose: str) -> str
     try:
         return _fernet(settings, purpose).decrypt(ciphertext.encode()).decode()
     except InvalidToken:
-        raise DecryptionError(purpose) from None
+        raise DecryptionError(purpose=purpose) from None
 
 
 def new_token(nbytes: int = 32) -> str:
