@@ -22,6 +22,9 @@ LIMITS: dict[str, RateLimitItem] = {
     "refresh_ip": parse("60/minute"),
     "passkey_ip": parse("30/minute"),
     "setup_ip": parse("10/minute"),
+    # Subscription bombing: one address cannot be sent confirmations more than a few times.
+    "subscribe_ip": parse("20/minute"),
+    "subscribe_address": parse("5/hour"),
 }
 
 

@@ -79,6 +79,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/lists/{list_id}/roles"): MODERATOR,
     ("POST", "/api/v1/lists/{list_id}/roles"): OWNER,
     ("DELETE", "/api/v1/lists/{list_id}/roles/{role}/{user_id}"): OWNER,
+    # subscribing and leaving: public, acting on tokens from mail
+    ("POST", "/api/v1/lists/{list_id}/subscribe"): PUBLIC,
+    ("POST", "/api/v1/subscriptions/confirm"): PUBLIC,
+    ("POST", "/api/v1/subscriptions/unsubscribe"): PUBLIC,
+    ("POST", "/api/v1/subscriptions/one-click"): PUBLIC,
+    ("GET", "/api/v1/subscriptions/preferences"): PUBLIC,
+    ("PUT", "/api/v1/subscriptions/preferences"): PUBLIC,
     # templates: site-wide for administrators, per list for owners; preview for list owners
     ("GET", "/api/v1/templates"): ADMIN,
     ("POST", "/api/v1/templates/preview"): OWNER,

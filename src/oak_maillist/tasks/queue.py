@@ -6,8 +6,12 @@ work until a sweeper finds it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.middlewares import SmartRetryMiddleware
 
@@ -88,6 +92,36 @@ def current_runtime() -> Runtime:
     if runtime is None:
         raise RuntimeError("the job queue is not started in this process")
     return runtime
+
+
+def enqueue_after_commit(session: AsyncSession, task_name: str, **kwargs: Any) -> None:
+    """Hand a job to the broker once `session` commits (never if it rolls back).
+
+    Core code writes its rows and calls this; the job sees committed rows only.
+    """
+    pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault(_PENDING, [])
+    pending.append((task_name, kwargs))
+    if not session.info.get(_HOOKED):
+        session.info[_HOOKED] = True
+        event.listen(session.sync_session, "after_commit", _after_commit)
+        event.listen(session.sync_session, "after_rollback", _after_rollback)
+
+
+_PENDING = "oak_pending_jobs"
+_HOOKED = "oak_jobs_hooked"
+_in_flight: set[asyncio.Task[bool]] = set()
+
+
+def _after_commit(sync_session: Session) -> None:
+    loop = asyncio.get_running_loop()
+    for task_name, kwargs in sync_session.info.pop(_PENDING, []):
+        task = loop.create_task(enqueue(task_name, **kwargs))
+        _in_flight.add(task)  # keep a reference until it is done
+        task.add_done_callback(_in_flight.discard)
+
+
+def _after_rollback(sync_session: Session) -> None:
+    sync_session.info.pop(_PENDING, None)
 
 
 async def enqueue(task_name: str, **kwargs: Any) -> bool:

@@ -14,6 +14,7 @@ from oak_maillist.api.v1 import (
     settings,
     setup,
     subscribers,
+    subscriptions,
     system,
     templates,
     users,
@@ -32,4 +33,5 @@ router.include_router(activity.router)
 router.include_router(domains.router)
 router.include_router(lists.router)
 router.include_router(subscribers.router)
+router.include_router(subscriptions.router)
 router.include_router(templates.router)

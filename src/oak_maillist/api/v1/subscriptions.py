@@ -1,0 +1,149 @@
+"""Public pages' API: subscribe, confirm, unsubscribe (also RFC 8058 one-click), preferences."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, status
+
+from oak_maillist.api.deps import (
+    OPTIONAL_AUTH,
+    LimiterDep,
+    OriginDep,
+    ReadableList,
+    SessionDep,
+    SettingsDep,
+)
+from oak_maillist.api.v1.schemas.subscriptions import (
+    PreferencesIn,
+    PreferencesOut,
+    SubscribeIn,
+    SubscribeOut,
+    SubscriptionOut,
+    TokenIn,
+)
+from oak_maillist.errors import BadRequestError
+from oak_maillist.models import MailingList, Subscriber
+from oak_maillist.services import subscriptions
+
+router = APIRouter(tags=["subscriptions"])
+
+
+class OneClickBodyError(BadRequestError):
+    code = "one_click_body_required"
+    template = 'A one-click unsubscribe posts "List-Unsubscribe=One-Click" (RFC 8058)'
+
+
+@router.post(
+    "/lists/{list_id}/subscribe",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=OPTIONAL_AUTH,
+)
+async def subscribe(
+    mlist: ReadableList,
+    body: SubscribeIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+    limiter: LimiterDep,
+) -> SubscribeOut:
+    """Ask to join a public list; the answer is the same whether or not the address is on it."""
+    await limiter.hit("subscribe_ip", origin.ip)
+    await limiter.hit("subscribe_address", body.email.lower())
+    await subscriptions.request_subscription(
+        session,
+        mlist,
+        email=body.email,
+        name=body.name,
+        language=body.language,
+        digest_mode=body.digest_mode,
+        settings=settings,
+        origin=origin,
+    )
+    return SubscribeOut()
+
+
+def _out(outcome: subscriptions.Outcome) -> SubscriptionOut:
+    return SubscriptionOut(
+        status=outcome.status, list_name=outcome.list_name, email=outcome.address
+    )
+
+
+@router.post("/subscriptions/confirm")
+async def confirm(
+    body: TokenIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+    limiter: LimiterDep,
+) -> SubscriptionOut:
+    """The link in the confirmation mail: single use, expires after 48 hours."""
+    await limiter.hit("subscribe_ip", origin.ip)
+    return _out(
+        await subscriptions.confirm(session, token=body.token, settings=settings, origin=origin)
+    )
+
+
+@router.post("/subscriptions/unsubscribe")
+async def unsubscribe(
+    body: TokenIn, session: SessionDep, settings: SettingsDep, origin: OriginDep
+) -> SubscriptionOut:
+    """The unsubscribe page's button (the link in every mail carries a signed token)."""
+    return _out(
+        await subscriptions.unsubscribe(
+            session, token=body.token, settings=settings, origin=origin, one_click=False
+        )
+    )
+
+
+@router.post("/subscriptions/one-click")
+async def one_click(
+    token: Annotated[str, Query(min_length=1, max_length=200)],
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+    list_unsubscribe: Annotated[str, Form(alias="List-Unsubscribe", max_length=50)],
+) -> SubscriptionOut:
+    """RFC 8058: a mail client POSTs `List-Unsubscribe=One-Click`; no login, no cookie."""
+    if list_unsubscribe != "One-Click":
+        raise OneClickBodyError
+    return _out(
+        await subscriptions.unsubscribe(
+            session, token=token, settings=settings, origin=origin, one_click=True
+        )
+    )
+
+
+def _preferences(subscriber: Subscriber, mlist: MailingList) -> PreferencesOut:
+    return PreferencesOut(
+        list_id=mlist.id,
+        list_name=mlist.name,
+        email=subscriber.email,
+        digest_mode=subscriber.digest_mode,  # type: ignore[arg-type]
+        status=subscriber.status,
+    )
+
+
+@router.get("/subscriptions/preferences")
+async def get_preferences(
+    token: Annotated[str, Query(min_length=1, max_length=200)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> PreferencesOut:
+    return _preferences(*await subscriptions.preferences(session, token=token, settings=settings))
+
+
+@router.put("/subscriptions/preferences")
+async def set_preferences(
+    body: PreferencesIn, session: SessionDep, settings: SettingsDep, origin: OriginDep
+) -> PreferencesOut:
+    """Change the digest mode from the link in the welcome mail."""
+    return _preferences(
+        *await subscriptions.set_digest_mode(
+            session,
+            token=body.token,
+            digest_mode=body.digest_mode,
+            settings=settings,
+            origin=origin,
+        )
+    )

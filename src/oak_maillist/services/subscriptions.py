@@ -1,0 +1,311 @@
+"""Joining and leaving a list by mail: double opt-in, welcome, unsubscribe, one-click, preferences.
+
+Answers never reveal whether an address is subscribed: the caller always gets the same reply,
+and only the mailbox owner sees what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.config import Settings
+from oak_maillist.db.types import utcnow
+from oak_maillist.errors import BadRequestError, ForbiddenError
+from oak_maillist.mail.compose import notice
+from oak_maillist.models import (
+    Domain,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    SubscriptionPolicy,
+    SubscriptionRequest,
+)
+from oak_maillist.services import activity, links, outbound, templates, users
+from oak_maillist.services.activity import Origin
+from oak_maillist.services.crypto import new_token, token_hash
+from oak_maillist.tasks.queue import enqueue_after_commit
+
+CONFIRM_LIFETIME = timedelta(hours=48)
+UNSUBSCRIBE = "unsubscribe"
+PREFERENCES = "preferences"
+SEND_JOB = "outbound.send"
+
+
+class ListClosedError(ForbiddenError):
+    code = "list_not_open"
+    template = "This list does not take subscriptions here: {reason}"
+
+
+class TokenInvalidError(BadRequestError):
+    code = "token_invalid"
+    template = "This link has expired, was already used, or is not valid"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    list_name: str
+    address: str
+
+
+async def _domain(session: AsyncSession, mlist: MailingList) -> Domain:
+    domain = await session.get(Domain, mlist.domain_id)
+    assert domain is not None  # noqa: S101 - a foreign key guarantees it
+    return domain
+
+
+async def send_mail(
+    session: AsyncSession,
+    mlist: MailingList,
+    *,
+    template: str,
+    recipient: str,
+    language: str,
+    settings: Settings,
+    **context: Any,
+) -> int:
+    """Render a template for one recipient and queue it through the outbound relay path."""
+    domain = await _domain(session, mlist)
+    variables = {"list": await templates.list_variable(session, mlist), **context}
+    rendered = await templates.render(
+        session, name=template, language=language, list_id=mlist.id, context=variables
+    )
+    message = notice(
+        sender=f"{mlist.local_part}-request@{domain.name}",
+        sender_name=mlist.name,
+        recipient=recipient,
+        subject=rendered.subject,
+        body=rendered.body,
+        domain=domain.name,
+        list_id_header=f"{mlist.name} <{mlist.local_part}.{domain.name}>",
+    )
+    row = await outbound.queue(
+        session,
+        message,
+        kind=template,
+        list_id=mlist.id,
+        sender=f"{mlist.local_part}-bounces@{domain.name}",
+        recipient=recipient,
+    )
+    enqueue_after_commit(session, SEND_JOB, outbound_id=row.id)
+    return row.id
+
+
+async def _subscriber(session: AsyncSession, list_id: int, key: str) -> Subscriber | None:
+    return (
+        await session.execute(
+            select(Subscriber).where(
+                Subscriber.list_id == list_id, Subscriber.email_normalized == key
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def request_subscription(
+    session: AsyncSession,
+    mlist: MailingList,
+    *,
+    email: str,
+    name: str,
+    language: str,
+    digest_mode: str,
+    settings: Settings,
+    origin: Origin,
+) -> None:
+    """Start double opt-in: a confirmation mail goes to the address (unless it is already in)."""
+    if not mlist.is_active:
+        raise ListClosedError(reason="the list is not active")
+    if mlist.subscription_policy == SubscriptionPolicy.INVITE:
+        raise ListClosedError(reason="it is invite-only")
+    address, key = users.normalize_email(email)
+    subscriber = await _subscriber(session, mlist.id, key)
+    if subscriber is not None and subscriber.status in (
+        SubscriberStatus.ACTIVE,
+        SubscriberStatus.AWAITING_APPROVAL,
+        SubscriberStatus.DISABLED,
+    ):
+        return  # same answer, no mail: nothing tells a stranger the address is on the list
+    if subscriber is None:
+        subscriber = Subscriber(list_id=mlist.id, email=address, email_normalized=key, source="web")
+        session.add(subscriber)
+    subscriber.status, subscriber.name = SubscriberStatus.PENDING, name[:200]
+    subscriber.language, subscriber.digest_mode = language, digest_mode
+    await session.flush()
+    raw = new_token()
+    session.add(
+        SubscriptionRequest(
+            list_id=mlist.id,
+            subscriber_id=subscriber.id,
+            kind="confirm",
+            email_normalized=key,
+            token_hash=token_hash(raw),
+            expires_at=utcnow() + CONFIRM_LIFETIME,
+        )
+    )
+    await send_mail(
+        session,
+        mlist,
+        template="confirm",
+        recipient=address,
+        language=language,
+        settings=settings,
+        address=address,
+        confirm_url=links.page_url(settings, "subscribe/confirm", raw),
+        expires_hours=int(CONFIRM_LIFETIME.total_seconds() // 3600),
+    )
+    await activity.record(
+        session,
+        "subscriber.requested",
+        actor_id=None,
+        origin=origin,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        list_id=mlist.id,
+    )
+
+
+async def confirm(
+    session: AsyncSession, *, token: str, settings: Settings, origin: Origin
+) -> Outcome:
+    """Follow the confirmation link: the address is in (or waits for an owner's approval)."""
+    request = (
+        await session.execute(
+            select(SubscriptionRequest).where(SubscriptionRequest.token_hash == token_hash(token))
+        )
+    ).scalar_one_or_none()
+    now = utcnow()
+    if (
+        request is None
+        or request.kind != "confirm"
+        or request.used_at is not None
+        or request.expires_at <= now
+        or request.subscriber_id is None
+    ):
+        raise TokenInvalidError
+    request.used_at = now
+    subscriber = await session.get(Subscriber, request.subscriber_id)
+    mlist = await session.get(MailingList, request.list_id)
+    if subscriber is None or mlist is None or not mlist.is_active:
+        raise TokenInvalidError
+    if mlist.subscription_policy == SubscriptionPolicy.APPROVAL:
+        subscriber.status = SubscriberStatus.AWAITING_APPROVAL
+    else:
+        await activate(session, mlist, subscriber, settings=settings)
+    await activity.record(
+        session,
+        "subscriber.confirmed",
+        actor_id=None,
+        origin=origin,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        list_id=mlist.id,
+    )
+    return Outcome(str(subscriber.status), mlist.name, subscriber.email)
+
+
+async def activate(
+    session: AsyncSession, mlist: MailingList, subscriber: Subscriber, *, settings: Settings
+) -> None:
+    """Make a subscriber active and send the welcome mail with their own links."""
+    subscriber.status, subscriber.subscribed_at = SubscriberStatus.ACTIVE, utcnow()
+    subscriber.unsubscribed_at = None
+    domain = await _domain(session, mlist)
+    await send_mail(
+        session,
+        mlist,
+        template="welcome",
+        recipient=subscriber.email,
+        language=subscriber.language,
+        settings=settings,
+        address=subscriber.email,
+        unsubscribe_url=links.page_url(
+            settings, "unsubscribe", _token(settings, UNSUBSCRIBE, subscriber)
+        ),
+        preferences_url=links.page_url(
+            settings, "preferences", _token(settings, PREFERENCES, subscriber)
+        ),
+        list_address=f"{mlist.local_part}@{domain.name}",
+        help_address=f"{mlist.local_part}-request@{domain.name}",
+    )
+
+
+def _token(settings: Settings, purpose: str, subscriber: Subscriber) -> str:
+    return links.make_token(
+        settings, purpose, subscriber_id=subscriber.id, list_id=subscriber.list_id
+    )
+
+
+def unsubscribe_token(settings: Settings, subscriber: Subscriber) -> str:
+    """The token for this subscriber's unsubscribe links (pages and RFC 8058 one-click)."""
+    return _token(settings, UNSUBSCRIBE, subscriber)
+
+
+async def _linked(
+    session: AsyncSession, settings: Settings, purpose: str, token: str
+) -> tuple[Subscriber, MailingList]:
+    link = links.read_token(settings, purpose, token)
+    subscriber = await session.get(Subscriber, link.subscriber_id)
+    mlist = await session.get(MailingList, link.list_id)
+    if subscriber is None or mlist is None or subscriber.list_id != mlist.id:
+        raise links.LinkInvalidError
+    return subscriber, mlist
+
+
+async def unsubscribe(
+    session: AsyncSession, *, token: str, settings: Settings, origin: Origin, one_click: bool
+) -> Outcome:
+    """Leave the list through a signed link; repeating it changes nothing and still succeeds."""
+    subscriber, mlist = await _linked(session, settings, UNSUBSCRIBE, token)
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status, subscriber.unsubscribed_at = SubscriberStatus.UNSUBSCRIBED, utcnow()
+        await activity.record(
+            session,
+            "subscriber.unsubscribed",
+            actor_id=None,
+            origin=origin,
+            target_type="subscriber",
+            target_id=subscriber.id,
+            list_id=mlist.id,
+            one_click=one_click,
+        )
+        await send_mail(
+            session,
+            mlist,
+            template="unsubscribe",
+            recipient=subscriber.email,
+            language=subscriber.language,
+            settings=settings,
+            address=subscriber.email,
+            resubscribe_url=f"{settings.server.public_url}/lists/{mlist.id}/subscribe",
+        )
+    return Outcome(str(subscriber.status), mlist.name, subscriber.email)
+
+
+async def preferences(
+    session: AsyncSession, *, token: str, settings: Settings
+) -> tuple[Subscriber, MailingList]:
+    return await _linked(session, settings, PREFERENCES, token)
+
+
+async def set_digest_mode(
+    session: AsyncSession, *, token: str, digest_mode: str, settings: Settings, origin: Origin
+) -> tuple[Subscriber, MailingList]:
+    subscriber, mlist = await _linked(session, settings, PREFERENCES, token)
+    if subscriber.digest_mode != digest_mode:
+        subscriber.digest_mode = digest_mode
+        await activity.record(
+            session,
+            "subscriber.preferences_changed",
+            actor_id=None,
+            origin=origin,
+            target_type="subscriber",
+            target_id=subscriber.id,
+            list_id=mlist.id,
+            digest_mode=digest_mode,
+        )
+    return subscriber, mlist
