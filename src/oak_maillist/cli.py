@@ -152,26 +152,17 @@ async def _serve(
     return 0
 
 
-async def _worker(settings: Settings, args: argparse.Namespace) -> int:
+async def _shared_broker_role(settings: Settings, args: argparse.Namespace) -> int:
+    """`worker` and `scheduler`: roles that only make sense with a broker other processes share."""
+    role = args.command
     if settings.queue.broker == "memory":
         _say(
-            "oak-maillist: `worker` needs a shared broker; set [queue] broker to redis:// "
-            "or amqp:// (the memory broker runs jobs inside `serve`)",
+            f"oak-maillist: `{role}` needs a shared broker; set [queue] broker to redis:// or "
+            "amqp:// (the memory broker runs jobs and the clock inside `serve`)",
             err=True,
         )
         return EXIT_CONFIG
-    return await _serve(settings, args, {"worker"})
-
-
-async def _scheduler(settings: Settings, args: argparse.Namespace) -> int:
-    if settings.queue.broker == "memory":
-        _say(
-            "oak-maillist: `scheduler` needs a shared broker; set [queue] broker to "
-            "redis:// or amqp:// (the memory broker runs the clock inside `serve`)",
-            err=True,
-        )
-        return EXIT_CONFIG
-    return await _serve(settings, args, {"scheduler"})
+    return await _serve(settings, args, {role})
 
 
 async def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -214,8 +205,8 @@ async def _user(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "serve": _serve,
-    "worker": _worker,
-    "scheduler": _scheduler,
+    "worker": _shared_broker_role,
+    "scheduler": _shared_broker_role,
     "migrate": _migrate,
     "user": _user,
 }

@@ -21,7 +21,20 @@ class DeliveryStatus(enum.StrEnum):
     BOUNCED = "bounced"
 
 
-class Delivery(IdMixin, Base):
+class AttemptMixin:
+    """Where a message stands with the relay: status, attempts, retry time, lease, last reply."""
+
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_code: Mapped[int | None] = mapped_column(Integer)
+    last_reply: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Delivery(IdMixin, AttemptMixin, Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at"),
@@ -41,17 +54,9 @@ class Delivery(IdMixin, Base):
     recipient: Mapped[str] = mapped_column(email_column_type())
     # post, digest, notice
     kind: Mapped[str] = mapped_column(String(20), default="post")
-    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_code: Mapped[int | None] = mapped_column(Integer)
-    last_reply: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-class OutboundMessage(IdMixin, Base):
+class OutboundMessage(IdMixin, AttemptMixin, Base):
     """Mail the service composes itself (confirmations, notices, digests), kept until sent."""
 
     __tablename__ = "outbound_messages"
@@ -65,11 +70,3 @@ class OutboundMessage(IdMixin, Base):
     sender: Mapped[str] = mapped_column(email_column_type())
     recipient: Mapped[str] = mapped_column(email_column_type())
     raw: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_code: Mapped[int | None] = mapped_column(Integer)
-    last_reply: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -85,6 +85,12 @@ async def list_counts(session: AsyncSession) -> dict[int, int]:
     return {domain_id: int(count) for domain_id, count in rows.all()}
 
 
+async def list_count(session: AsyncSession, domain_id: int) -> int:
+    """Mailing lists of one domain."""
+    query = select(func.count()).select_from(MailingList).where(MailingList.domain_id == domain_id)
+    return int((await session.execute(query)).scalar_one())
+
+
 async def create_domain(
     session: AsyncSession,
     *,
@@ -236,7 +242,7 @@ async def delete_domain(
     session: AsyncSession, domain: Domain, *, actor_id: int, origin: Origin
 ) -> None:
     """Only a domain without lists can go; lists and their archives are never deleted this way."""
-    lists = (await list_counts(session)).get(domain.id, 0)
+    lists = await list_count(session, domain.id)
     if lists:
         raise DomainInUseError(name=domain.name, lists=lists)
     await activity.record(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.api.deps import AdminUser, IdPath, OriginDep, SessionDep, SettingsDep
 from oak_maillist.api.v1.schemas.domains import (
@@ -45,6 +46,10 @@ def domain_out(domain: Domain, list_count: int, settings: Settings) -> DomainOut
     )
 
 
+async def _answer(session: AsyncSession, domain: Domain, settings: Settings) -> DomainOut:
+    return domain_out(domain, await domains.list_count(session, domain.id), settings)
+
+
 @router.get("")
 async def list_domains(
     _admin: AdminUser, session: SessionDep, settings: SettingsDep
@@ -77,7 +82,7 @@ async def get_domain(
     domain_id: IdPath, _admin: AdminUser, session: SessionDep, settings: SettingsDep
 ) -> DomainOut:
     domain = await domains.get_domain(session, domain_id)
-    return domain_out(domain, (await domains.list_counts(session)).get(domain.id, 0), settings)
+    return await _answer(session, domain, settings)
 
 
 @router.patch("/{domain_id}")
@@ -98,7 +103,7 @@ async def update_domain(
         origin=origin,
         **body.model_dump(exclude_unset=True),
     )
-    return domain_out(domain, (await domains.list_counts(session)).get(domain.id, 0), settings)
+    return await _answer(session, domain, settings)
 
 
 @router.post("/{domain_id}/dkim")
@@ -122,7 +127,7 @@ async def replace_dkim_key(
         private_key_pem=body.private_key_pem,
         selector=body.selector,
     )
-    return domain_out(domain, (await domains.list_counts(session)).get(domain.id, 0), settings)
+    return await _answer(session, domain, settings)
 
 
 @router.delete("/{domain_id}", status_code=status.HTTP_204_NO_CONTENT)
