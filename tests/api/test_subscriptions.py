@@ -92,7 +92,7 @@ async def test_round_trip_subscribe_confirm_welcome_preferences_one_click(
     welcome = (await sink.wait_for(2))[1].message
     assert welcome["To"] == "Newbie@example.org"
     reused = await client.post("/api/v1/subscriptions/confirm", json={"token": token})
-    assert reused.status_code == 400
+    assert reused.status_code == 404
     assert reused.json()["error"]["code"] == "token_invalid"
 
     preferences = _link(welcome.get_content(), "preferences")
@@ -164,21 +164,22 @@ async def test_tampered_and_expired_tokens_are_refused(
         assert bad.json()["error"]["code"] == "token_invalid"
         clock.shift(49 * 3600)
         expired = await client.post("/api/v1/subscriptions/confirm", json={"token": token})
-        assert expired.status_code == 400
+        assert expired.status_code == 404
         assert expired.json()["error"]["code"] == "token_invalid"
     forged = await client.post(
         "/api/v1/subscriptions/one-click",
         params={"token": "1.1.AAAAAAAAAAAAAAAAAAAAAA"},
         data={"List-Unsubscribe": "One-Click"},
     )
-    assert forged.status_code == 400
+    assert forged.status_code == 404
     assert forged.json()["error"]["code"] == "link_invalid"
     wrong_body = await client.post(
         "/api/v1/subscriptions/one-click",
         params={"token": "1.1.x"},
         data={"List-Unsubscribe": "Yes"},
     )
-    assert wrong_body.json()["error"]["code"] == "one_click_body_required"
+    assert wrong_body.status_code == 422
+    assert wrong_body.json()["error"]["details"]["fields"][0]["field"] == "body.List-Unsubscribe"
 
 
 async def test_invite_only_and_private_lists(
@@ -208,3 +209,27 @@ async def test_subscription_bombing_is_limited(
         for _ in range(6)
     ]
     assert statuses == [202] * 5 + [429]
+
+
+@pytest.mark.usefixtures("mailing")
+async def test_one_click_accepts_multipart_form(
+    client: httpx.AsyncClient, lists: dict[str, MailingList], db: AsyncSession, runtime: Runtime
+) -> None:
+    from oak_maillist.services import subscriptions
+
+    subscriber = Subscriber(
+        list_id=lists["open"].id,
+        email="m@example.org",
+        email_normalized="m@example.org",
+        status="active",
+    )
+    db.add(subscriber)
+    await db.commit()
+    token = subscriptions.unsubscribe_token(runtime.settings, subscriber)
+    response = await client.post(
+        "/api/v1/subscriptions/one-click",
+        params={"token": token},
+        files={"List-Unsubscribe": (None, "One-Click")},
+    )
+    assert response.status_code == 200, response.text
+    assert (await _subscriber(runtime, "m@example.org")).status == "unsubscribed"

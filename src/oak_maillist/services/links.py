@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from oak_maillist.config import Settings
-from oak_maillist.errors import BadRequestError
+from oak_maillist.errors import NotFoundError
 from oak_maillist.services.crypto import derive_key
 
 MAC_BYTES = 16
 
 
-class LinkInvalidError(BadRequestError):
+class LinkInvalidError(NotFoundError):
     code = "link_invalid"
     template = "This link is not valid; it may have been changed or cut off"
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
 from oak_maillist.db.types import utcnow
-from oak_maillist.errors import BadRequestError, ForbiddenError
+from oak_maillist.errors import ForbiddenError, NotFoundError
 from oak_maillist.mail.compose import notice
 from oak_maillist.models import (
     Domain,
@@ -41,7 +41,7 @@ class ListClosedError(ForbiddenError):
     template = "This list does not take subscriptions here: {reason}"
 
 
-class TokenInvalidError(BadRequestError):
+class TokenInvalidError(NotFoundError):
     code = "token_invalid"
     template = "This link has expired, was already used, or is not valid"
 

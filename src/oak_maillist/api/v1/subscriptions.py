@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, status
 
@@ -22,16 +22,10 @@ from oak_maillist.api.v1.schemas.subscriptions import (
     SubscriptionOut,
     TokenIn,
 )
-from oak_maillist.errors import BadRequestError
 from oak_maillist.models import MailingList, Subscriber
 from oak_maillist.services import subscriptions
 
 router = APIRouter(tags=["subscriptions"])
-
-
-class OneClickBodyError(BadRequestError):
-    code = "one_click_body_required"
-    template = 'A one-click unsubscribe posts "List-Unsubscribe=One-Click" (RFC 8058)'
 
 
 @router.post(
@@ -102,11 +96,11 @@ async def one_click(
     session: SessionDep,
     settings: SettingsDep,
     origin: OriginDep,
-    list_unsubscribe: Annotated[str, Form(alias="List-Unsubscribe", max_length=50)],
+    list_unsubscribe: Annotated[Literal["One-Click"] | None, Form(alias="List-Unsubscribe")] = None,
 ) -> SubscriptionOut:
-    """RFC 8058: a mail client POSTs `List-Unsubscribe=One-Click`; no login, no cookie."""
-    if list_unsubscribe != "One-Click":
-        raise OneClickBodyError
+    """RFC 8058: a mail client POSTs `List-Unsubscribe=One-Click` (form-urlencoded or
+    multipart); no login, no cookie. The signed token is the authority, so a POST without
+    the body is honoured too; any other value of the field is refused."""
     return _out(
         await subscriptions.unsubscribe(
             session, token=token, settings=settings, origin=origin, one_click=True
