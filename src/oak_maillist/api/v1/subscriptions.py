@@ -96,7 +96,7 @@ async def one_click(
     session: SessionDep,
     settings: SettingsDep,
     origin: OriginDep,
-    list_unsubscribe: Annotated[Literal["One-Click"] | None, Form(alias="List-Unsubscribe")] = None,
+    list_unsubscribe: Annotated[Literal["One-Click"], Form(alias="List-Unsubscribe")] = "One-Click",
 ) -> SubscriptionOut:
     """RFC 8058: a mail client POSTs `List-Unsubscribe=One-Click` (form-urlencoded or
     multipart); no login, no cookie. The signed token is the authority, so a POST without
