@@ -79,6 +79,14 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/lists/{list_id}/roles"): MODERATOR,
     ("POST", "/api/v1/lists/{list_id}/roles"): OWNER,
     ("DELETE", "/api/v1/lists/{list_id}/roles/{role}/{user_id}"): OWNER,
+    # subscribers: moderators read, owners change
+    ("GET", "/api/v1/lists/{list_id}/subscribers"): MODERATOR,
+    ("POST", "/api/v1/lists/{list_id}/subscribers"): OWNER,
+    ("POST", "/api/v1/lists/{list_id}/subscribers/import"): OWNER,
+    ("GET", "/api/v1/lists/{list_id}/subscribers/export"): OWNER,
+    ("GET", "/api/v1/lists/{list_id}/subscribers/{subscriber_id}"): MODERATOR,
+    ("PATCH", "/api/v1/lists/{list_id}/subscribers/{subscriber_id}"): OWNER,
+    ("DELETE", "/api/v1/lists/{list_id}/subscribers/{subscriber_id}"): OWNER,
     # subscribing and leaving: public, acting on tokens from mail
     ("POST", "/api/v1/lists/{list_id}/subscribe"): PUBLIC,
     ("POST", "/api/v1/subscriptions/confirm"): PUBLIC,
@@ -156,8 +164,13 @@ async def callers(db: AsyncSession, runtime: Runtime) -> dict[str, int | None]:
 
 
 def _fill(path: str, ids: dict[str, int | None]) -> str:
-    values = {"list_id": ids["list_id"], "user_id": ids["victim"], "role": "moderator",
-              "name": "welcome", "language": "en"}
+    values = {
+        "list_id": ids["list_id"],
+        "user_id": ids["victim"],
+        "role": "moderator",
+        "name": "welcome",
+        "language": "en",
+    }
     return re.sub(r"\{(\w+)\}", lambda match: str(values.get(match.group(1), 999_999)), path)
 
 

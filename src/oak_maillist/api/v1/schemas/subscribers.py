@@ -1,0 +1,79 @@
+"""Subscribers as the API shows them, and the report of a CSV import."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from oak_maillist.api.v1.schemas.common import EmailAddress
+from oak_maillist.models import DigestMode, SubscriberStatus
+
+# What an owner may set; pending, invited, awaiting approval and bouncing come from processes.
+OwnerStatus = Literal["active", "disabled", "unsubscribed"]
+Language = Literal["en", "zh-CN"]
+# No control characters: names go into mail headers and CSV files; PostgreSQL refuses NUL.
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+
+
+class SubscriberOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    status: SubscriberStatus
+    digest_mode: DigestMode
+    language: str
+    source: str
+    bounce_score: int
+    subscribed_at: datetime | None
+    unsubscribed_at: datetime | None
+    created_at: datetime
+
+
+class SubscriberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailAddress
+    name: str = Field(default="", max_length=200, pattern=NO_CONTROL_CHARS)
+    digest_mode: DigestMode = DigestMode.NONE
+    status: OwnerStatus = "active"
+    language: Language | None = Field(default=None, description="Default: the list's language")
+
+
+class SubscriberUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200, pattern=NO_CONTROL_CHARS)
+    status: OwnerStatus | None = None
+    digest_mode: DigestMode | None = None
+    language: Language | None = None
+
+
+class ImportRowError(BaseModel):
+    line: int = Field(description="Physical line in the file; the header is line 1")
+    email: str
+    reason: Literal[
+        "invalid_email",
+        "invalid_digest_mode",
+        "duplicate_in_file",
+        "already_subscribed",
+        "missing_email",
+        "too_many_columns",
+        "invalid_encoding",
+        "malformed_row",
+    ]
+    message: str
+
+
+class ImportResult(BaseModel):
+    dry_run: bool = Field(description="True: nothing was written; counts say what would be")
+    mode: Literal["active"]
+    total_rows: int = Field(ge=0, description="Data rows read (blank lines not counted)")
+    imported: int = Field(ge=0)
+    skipped: int = Field(ge=0, description="Rejected rows; each one is reported")
+    skipped_by_reason: dict[str, int]
+    errors: list[ImportRowError] = Field(description="The first 1,000 rejected rows, by line")
+    errors_truncated: bool = Field(description="More rows were rejected than `errors` lists")

@@ -1,0 +1,411 @@
+"""CSV import of subscribers: the upload read row by row, checked, and inserted in batches.
+
+Also the rule that keeps exported cells from running as spreadsheet formulas, and its inverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import AsyncGenerator, Iterable, Iterator
+from contextlib import aclosing, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any, Literal
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.db.types import utcnow
+from oak_maillist.errors import InvalidInputError, PayloadTooLargeError
+from oak_maillist.models import DigestMode, MailingList, Subscriber, SubscriberStatus, User
+from oak_maillist.services import activity
+from oak_maillist.services.activity import Origin
+from oak_maillist.services.users import InvalidEmailError, normalize_email
+
+# `confirm` (mail each new address a confirmation request) is not built yet.
+ImportMode = Literal["active"]
+# Each batch is one bulk INSERT in its own savepoint. 2,000 and 5,000 rows measure the same
+# (bench/subscribers_csv.py); fewer savepoints keep PostgreSQL under its cache of 64
+# subtransactions for imports up to 320,000 rows.
+BATCH_SIZE = 5000
+# Up to this many subscribers, the list's addresses are loaded once: faster than one IN query
+# per batch on every backend at 100,000 (bench/subscribers_csv.py). Past it, IN queries keep
+# the memory an import holds bounded.
+PRELOAD_LIMIT = 250_000
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+MAX_REPORTED_ERRORS = 1000
+COLUMNS = ("email", "name", "digest_mode")
+MAX_NAME_LENGTH = 200
+MAX_REPORTED_EMAIL = 320
+MAX_IMPORT_ROWS = 1_000_000
+DIGEST_MODES = frozenset(mode.value for mode in DigestMode)
+# OWASP "CSV Injection": spreadsheets read a cell starting with one of these as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Bytes that are not UTF-8 arrive as lone surrogates (errors="surrogateescape").
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_CONTROL = dict.fromkeys((*range(32), 127), " ")
+
+
+class CsvMissingHeaderError(InvalidInputError):
+    code = "csv_missing_header"
+    template = "The file is empty; its first line must name the columns (email, name, digest_mode)"
+
+
+class CsvMissingEmailColumnError(InvalidInputError):
+    code = "csv_missing_email_column"
+    template = (
+        "The first line must name the columns and include 'email' "
+        "('name' and 'digest_mode' are optional)"
+    )
+
+
+class CsvDuplicateColumnError(InvalidInputError):
+    code = "csv_duplicate_column"
+    template = "The column {column} appears more than once in the first line"
+
+
+class TooManyRowsError(PayloadTooLargeError):
+    code = "import_too_many_rows"
+    template = "An import holds at most {max_rows} rows"
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """A valid row: the address as given (validated), its key, name and digest mode."""
+
+    line: int
+    email: str
+    key: str
+    name: str
+    digest_mode: str
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A rejected row: its first physical line (the header is line 1) and why."""
+
+    line: int
+    email: str
+    reason: str
+    message: str
+
+
+@dataclass
+class Batch:
+    rows: list[ImportRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.errors)
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet shows as text: a formula trigger gets a leading apostrophe."""
+    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+
+
+def unneutralise(cell: str) -> str:
+    """Undo `neutralise`, so an exported file imports again unchanged."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_TRIGGERS) else cell
+
+
+class SubscriberCsvReader:
+    """Reads an uploaded CSV file batch by batch; keeps its position and the addresses seen.
+
+    The file is decoded as UTF-8 with or without a BOM; bytes that are not UTF-8 reject only
+    the rows holding them. Blank lines are skipped and not counted.
+    """
+
+    def __init__(self, source: IO[bytes], *, max_rows: int = MAX_IMPORT_ROWS) -> None:
+        text = io.TextIOWrapper(source, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        self._reader = csv.reader(text)
+        self._records = self._read_records()
+        self._max_rows = max_rows
+        self._columns: dict[str, int] = {}
+        self._width = 0
+        self._seen: dict[str, int] = {}  # address key -> line it was first seen on
+        self.total_rows = 0
+
+    def read_header(self) -> None:
+        """Find the columns in the first non-blank line; raises if `email` is not among them."""
+        names = [_column_name(cell) for cell in self._first_record()]
+        for column in COLUMNS:
+            if names.count(column) > 1:
+                raise CsvDuplicateColumnError(column=column)
+        if "email" not in names:
+            raise CsvMissingEmailColumnError
+        self._columns = {column: names.index(column) for column in COLUMNS if column in names}
+        self._width = len(names)
+
+    def _first_record(self) -> list[str]:
+        for _line, cells in self._records:
+            if cells is None:
+                raise CsvMissingEmailColumnError
+            if any(cell.strip() for cell in cells):
+                return cells
+        raise CsvMissingHeaderError
+
+    def read_batch(self, size: int) -> Batch:
+        """Up to `size` outcomes (accepted or rejected rows); an empty batch at the end."""
+        batch = Batch()
+        for line, cells in self._records:
+            outcome = self._outcome(line, cells)
+            if isinstance(outcome, ImportRow):
+                batch.rows.append(outcome)
+            elif outcome is not None:
+                batch.errors.append(outcome)
+            if len(batch) >= size:
+                break
+        return batch
+
+    def _read_records(self) -> Iterator[tuple[int, list[str] | None]]:
+        """(first physical line, cells) per record; cells is None where csv cannot parse it."""
+        while True:
+            line = self._reader.line_num + 1
+            try:
+                cells = next(self._reader)
+            except StopIteration:
+                return
+            except csv.Error:  # an oversized field; the reader resumes at the next line
+                yield line, None
+                continue
+            yield line, cells
+
+    def _outcome(self, line: int, cells: list[str] | None) -> ImportRow | RowError | None:
+        if cells is not None and not any(cell.strip() for cell in cells):
+            return None
+        self.total_rows += 1
+        if self.total_rows > self._max_rows:
+            raise TooManyRowsError(max_rows=self._max_rows)
+        if cells is None:
+            return _reject(line, "", "malformed_row", "The line is not valid CSV")
+        return self._check(line, cells)
+
+    def _check(self, line: int, cells: list[str]) -> ImportRow | RowError:
+        email, name, digest = (self._cell(cells, column) for column in COLUMNS)
+        if _UNDECODABLE.search(email + name + digest):
+            return _reject(line, email, "invalid_encoding", "The line is not valid UTF-8")
+        if len(cells) > self._width and any(cell.strip() for cell in cells[self._width :]):
+            message = f"The line has {len(cells)} cells; the header names {self._width}"
+            return _reject(line, email, "too_many_columns", message)
+        if not email.strip():
+            return _reject(line, "", "missing_email", "The email cell is empty")
+        try:
+            address, key = normalize_email(email)
+        except InvalidEmailError as exc:
+            return _reject(line, email, "invalid_email", exc.message)
+        mode = digest.strip().lower() or DigestMode.NONE.value
+        if mode not in DIGEST_MODES:
+            message = f"Unknown digest mode '{digest.strip()[:20]}'; use none, daily or weekly"
+            return _reject(line, email, "invalid_digest_mode", message)
+        first = self._seen.setdefault(key, line)
+        if first != line:
+            return _reject(line, email, "duplicate_in_file", f"Same address as line {first}")
+        return ImportRow(line, address, key, _clean_name(name), mode)
+
+    def _cell(self, cells: list[str], column: str) -> str:
+        index = self._columns.get(column)
+        if index is None or index >= len(cells):
+            return ""
+        return unneutralise(cells[index])
+
+
+def _column_name(cell: str) -> str:
+    return unneutralise(cell).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _clean_name(name: str) -> str:
+    """Control characters (line breaks in a quoted cell, NUL) become spaces; capped length."""
+    return " ".join(name.translate(_CONTROL).split())[:MAX_NAME_LENGTH]
+
+
+def _reject(line: int, email: str, reason: str, message: str) -> RowError:
+    """The rejection, with the address as it can be shown back (bad bytes become U+FFFD)."""
+    shown = email.strip()[:MAX_REPORTED_EMAIL]
+    if _UNDECODABLE.search(shown):
+        shown = shown.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return RowError(line, shown, reason, message)
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, on a dry run, would do); `errors` lists the first rejections."""
+
+    dry_run: bool
+    mode: str
+    total_rows: int = 0
+    imported: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.skipped_by_reason.values())
+
+    @property
+    def errors_truncated(self) -> bool:
+        return self.skipped > len(self.errors)
+
+    def reject(self, rejected: Iterable[RowError]) -> None:
+        for error in sorted(rejected, key=lambda error: error.line):
+            self.skipped_by_reason[error.reason] += 1
+            if len(self.errors) < MAX_REPORTED_ERRORS:
+                self.errors.append(error)
+
+
+@dataclass
+class _Import:
+    """One import in progress."""
+
+    session: AsyncSession
+    mlist: MailingList
+    report: ImportReport
+    now: datetime
+    known: dict[str, str] | None  # address key -> status of everyone on the list, if loaded
+
+
+async def import_csv(
+    session: AsyncSession,
+    mlist: MailingList,
+    *,
+    source: IO[bytes],
+    actor: User,
+    origin: Origin,
+    dry_run: bool = False,
+    mode: ImportMode = "active",
+    filename: str = "",
+) -> ImportReport:
+    """Add a CSV file's valid, new addresses as active subscribers (the owner asserts consent).
+
+    The file is read in batches by a worker thread (address validation is CPU work), the next
+    batch while this one is written; each batch is one bulk INSERT. Rejected rows are reported
+    with their line and reason and never stop the rest; subscribers already on the list are
+    left unchanged. A dry run reports the same and writes nothing.
+    """
+    reader = SubscriberCsvReader(source)
+    await asyncio.to_thread(reader.read_header)
+    job = _Import(
+        session, mlist, ImportReport(dry_run, mode), utcnow(), await _preload(session, mlist.id)
+    )
+    async with aclosing(_batches(reader)) as batches:
+        async for batch in batches:
+            await _import_batch(job, batch)
+    job.report.total_rows = reader.total_rows
+    if not dry_run:
+        await activity.record(
+            session,
+            "subscriber.imported",
+            actor_id=actor.id,
+            origin=origin,
+            target_type="list",
+            target_id=mlist.id,
+            list_id=mlist.id,
+            filename=filename.encode("utf-8", "replace").decode()[:200],
+            mode=mode,
+            total_rows=job.report.total_rows,
+            imported=job.report.imported,
+            skipped=job.report.skipped,
+        )
+    return job.report
+
+
+async def _batches(reader: SubscriberCsvReader) -> AsyncGenerator[Batch]:
+    pending = asyncio.ensure_future(asyncio.to_thread(reader.read_batch, BATCH_SIZE))
+    try:
+        while batch := await pending:
+            pending = asyncio.ensure_future(asyncio.to_thread(reader.read_batch, BATCH_SIZE))
+            yield batch
+    finally:
+        with suppress(Exception):
+            await pending  # the thread must be done with the file before the upload closes
+
+
+async def _preload(session: AsyncSession, list_id: int) -> dict[str, str] | None:
+    on_list = Subscriber.list_id == list_id
+    count = select(func.count()).select_from(Subscriber).where(on_list)
+    if (await session.execute(count)).scalar_one() > PRELOAD_LIMIT:
+        return None
+    query = select(Subscriber.email_normalized, Subscriber.status).where(on_list)
+    return dict((await session.execute(query)).all())
+
+
+async def _import_batch(job: _Import, batch: Batch) -> None:
+    existing = await _existing(job, [row.key for row in batch.rows])
+    fresh = [row for row in batch.rows if row.key not in existing]
+    rejected = [*batch.errors]
+    rejected += [_already(row, existing[row.key]) for row in batch.rows if row.key in existing]
+    if fresh and not job.report.dry_run:
+        fresh, clashes = await _insert(job, fresh)
+        rejected += clashes
+    job.report.imported += len(fresh)
+    job.report.reject(rejected)
+
+
+async def _existing(job: _Import, keys: list[str]) -> dict[str, str]:
+    """Address key -> status for the keys already on the list."""
+    if job.known is not None:
+        return {key: job.known[key] for key in keys if key in job.known}
+    if not keys:
+        return {}
+    query = select(Subscriber.email_normalized, Subscriber.status).where(
+        Subscriber.list_id == job.mlist.id, Subscriber.email_normalized.in_(keys)
+    )
+    return dict((await job.session.execute(query)).all())
+
+
+def _already(row: ImportRow, status: str | None) -> RowError:
+    message = f"Already on the list (status {status})" if status else "Already on the list"
+    return RowError(row.line, row.email, "already_subscribed", message)
+
+
+async def _insert(job: _Import, rows: list[ImportRow]) -> tuple[list[ImportRow], list[RowError]]:
+    """One bulk INSERT; row by row if an address clashes (added meanwhile, or two addresses
+    the database's collation holds equal)."""
+    try:
+        async with job.session.begin_nested():
+            await job.session.execute(insert(Subscriber), [_values(job, row) for row in rows])
+    except IntegrityError:
+        return await _insert_each(job, rows)
+    return rows, []
+
+
+async def _insert_each(
+    job: _Import, rows: list[ImportRow]
+) -> tuple[list[ImportRow], list[RowError]]:
+    """The slow path, for a batch that clashed: each row in its own savepoint."""
+    inserted: list[ImportRow] = []
+    clashes: list[RowError] = []
+    for row in rows:
+        try:
+            async with job.session.begin_nested():
+                await job.session.execute(insert(Subscriber), [_values(job, row)])
+        except IntegrityError:
+            clashes.append(_already(row, None))
+        else:
+            inserted.append(row)
+    return inserted, clashes
+
+
+def _values(job: _Import, row: ImportRow) -> dict[str, Any]:
+    return {
+        "list_id": job.mlist.id,
+        "user_id": None,
+        "email": row.email,
+        "email_normalized": row.key,
+        "name": row.name,
+        "status": SubscriberStatus.ACTIVE.value,
+        "digest_mode": row.digest_mode,
+        "language": job.mlist.language,
+        "source": "import",
+        "bounce_score": 0,
+        "last_bounce_at": None,
+        "subscribed_at": job.now,
+        "unsubscribed_at": None,
+        "created_at": job.now,
+        "updated_at": job.now,
+    }
