@@ -163,3 +163,21 @@ async def test_openapi_states_the_configured_password_minimum(
     minimum = runtime.settings.security.password_min_length
     assert schemas["RegisterIn"]["properties"]["password"]["minLength"] == minimum
     assert schemas["PasswordChange"]["properties"]["new_password"]["minLength"] == minimum
+
+
+async def test_nul_characters_are_refused_not_a_500(
+    client: httpx.AsyncClient, backend: str
+) -> None:
+    for path in ("/api/v1/lists?q=%00", "/api/v1/users?q=a%00b"):
+        response = await client.get(path)
+        assert response.status_code == 422, path
+        assert response.json()["error"]["code"] == "invalid_character"
+    body = await client.post(
+        "/api/v1/auth/register",
+        json={"email": "nul@example.org", "password": "long enough 1", "display_name": "a\u0000b"},
+    )
+    if backend == "postgresql":  # PostgreSQL text cannot hold NUL; the others store it
+        assert body.status_code == 422, body.text
+        assert body.json()["error"]["code"] == "invalid_value"
+    else:
+        assert body.status_code == 201, body.text

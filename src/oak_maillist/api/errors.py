@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oak_maillist.errors import AppError, RateLimitedError
@@ -110,8 +111,14 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses (a NUL in PostgreSQL text, say): the client's input."""
+    return error_response(422, "invalid_value", "A value in the request cannot be stored")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the mapping once; unexpected exceptions are handled by the request middleware."""
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -50,7 +50,15 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if _declared_length(scope) > self.max_body_bytes:
+            if _has_nul(scope):
+                status = 422
+                await _send_error(
+                    send_with_id,
+                    422,
+                    "invalid_character",
+                    "NUL characters are not accepted in a request",
+                )
+            elif _declared_length(scope) > self.max_body_bytes:
                 status = 413
                 await _send_error(
                     send_with_id, 413, "payload_too_large", "The request body is too large"
@@ -91,6 +99,12 @@ def _incoming_request_id(scope: Scope) -> str | None:
             candidate = value.decode("latin-1")
             return candidate if _REQUEST_ID.match(candidate) else None
     return None
+
+
+def _has_nul(scope: Scope) -> bool:
+    """A NUL in the path or query: no field takes one, and PostgreSQL text cannot hold it."""
+    query = bytes(scope.get("query_string", b"")).lower()
+    return b"%00" in query or b"\x00" in query or "\x00" in str(scope.get("path", ""))
 
 
 def _declared_length(scope: Scope) -> int:
