@@ -134,3 +134,19 @@ def test_engine_pool_follows_settings() -> None:
     assert pool._max_overflow == 9  # type: ignore[attr-defined]
     assert pool._recycle == 60
     assert pool._timeout == 4  # type: ignore[attr-defined]
+
+
+async def test_address_keys_differing_only_in_accents_are_distinct(runtime: Runtime) -> None:
+    """On MariaDB the default collation folds accents; the key columns must not."""
+    from oak_maillist.models import Subscriber
+    from tests.factories import make_list
+
+    async with runtime.sessionmaker() as session, session.begin():
+        mlist = await make_list(session)
+        for key in ("josé@example.org", "jose@example.org", "JOSE@example.org".lower() + "."):
+            session.add(Subscriber(list_id=mlist.id, email=key, email_normalized=key))
+    async with runtime.sessionmaker() as session:
+        from sqlalchemy import func, select
+
+        count = (await session.execute(select(func.count()).select_from(Subscriber))).scalar_one()
+    assert count == 3

@@ -90,3 +90,14 @@ class JsonText(TypeDecorator[Any]):
 def email_column_type() -> String:
     """Addresses: RFC 5321 caps a path at 254 octets; 320 leaves room for odd local parts."""
     return String(320)
+
+
+def address_key_type() -> TypeEngine[str]:
+    """A lowercased address used as a unique key: compared byte for byte everywhere.
+
+    MySQL/MariaDB collations fold accents (josé = jose) unless told otherwise; SQLite and
+    PostgreSQL compare text exactly already.
+    """
+    return String(320).with_variant(
+        mysql.VARCHAR(320, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )

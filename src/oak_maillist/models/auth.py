@@ -8,7 +8,13 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oak_maillist.db.base import Base, BigId, IdMixin
-from oak_maillist.db.types import JsonText, LongBinary, UtcDateTime, email_column_type, utcnow
+from oak_maillist.db.types import (
+    JsonText,
+    LongBinary,
+    UtcDateTime,
+    address_key_type,
+    utcnow,
+)
 
 
 class UserSession(IdMixin, Base):
@@ -100,7 +106,7 @@ class UserInvitation(IdMixin, Base):
     __tablename__ = "user_invitations"
     __table_args__ = (Index("ix_user_invitations_email", "email_normalized"),)
 
-    email_normalized: Mapped[str] = mapped_column(email_column_type())
+    email_normalized: Mapped[str] = mapped_column(address_key_type())
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     invited_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL")

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oak_maillist.db.base import Base, BigId, IdMixin, TimestampMixin
-from oak_maillist.db.types import JsonText, UtcDateTime, email_column_type, utcnow
+from oak_maillist.db.types import JsonText, UtcDateTime, address_key_type, email_column_type, utcnow
 
 
 class SubscriberStatus(enum.StrEnum):
@@ -40,7 +40,7 @@ class Subscriber(IdMixin, TimestampMixin, Base):
         BigId, ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     email: Mapped[str] = mapped_column(email_column_type())
-    email_normalized: Mapped[str] = mapped_column(email_column_type())
+    email_normalized: Mapped[str] = mapped_column(address_key_type())
     name: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.PENDING)
     digest_mode: Mapped[str] = mapped_column(String(10), default=DigestMode.NONE)
@@ -65,7 +65,7 @@ class SubscriptionRequest(IdMixin, Base):
         BigId, ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(20))
-    email_normalized: Mapped[str] = mapped_column(email_column_type())
+    email_normalized: Mapped[str] = mapped_column(address_key_type())
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     data: Mapped[dict[str, object]] = mapped_column(JsonText, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oak_maillist.db.base import Base, IdMixin, TimestampMixin
-from oak_maillist.db.types import UtcDateTime, email_column_type
+from oak_maillist.db.types import UtcDateTime, address_key_type, email_column_type
 
 
 class SystemRole(enum.StrEnum):
@@ -22,7 +22,7 @@ class User(IdMixin, TimestampMixin, Base):
 
     email: Mapped[str] = mapped_column(email_column_type())
     # Lowercased address: the unique key, so Alice@X and alice@x are one account.
-    email_normalized: Mapped[str] = mapped_column(email_column_type(), unique=True)
+    email_normalized: Mapped[str] = mapped_column(address_key_type(), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(10), default="en")
