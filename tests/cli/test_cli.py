@@ -74,7 +74,10 @@ def test_migrate_status_up_down(env: dict[str, str]) -> None:
     assert "up to date" in up.stdout
     down = run(env, "migrate", "down")
     assert down.returncode == 0, down.stderr
-    assert "database revision: (empty)" in down.stdout
+    assert "migrations pending" in down.stdout  # one revision below head
+    to_base = run(env, "migrate", "down", "--revision", "base")
+    assert to_base.returncode == 0, to_base.stderr
+    assert "database revision: (empty)" in to_base.stdout
     assert run(env, "migrate", "up").returncode == 0
     assert run(env, "migrate", "status").returncode == 0
 
