@@ -27,7 +27,6 @@ from oak_maillist.models import (
     Visibility,
 )
 from oak_maillist.services import activity
-from oak_maillist.services.access import Need, list_level
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.domains import get_domain
 
@@ -327,8 +326,30 @@ async def revoke_role(
     )
 
 
-async def caller_role(session: AsyncSession, list_id: int, user: User | None) -> str | None:
-    """ "admin", "owner", "moderator" or None, for the web app to shape its pages."""
-    level = await list_level(session, list_id, user)
-    names = {Need.ADMIN: "admin", Need.OWNER: "owner", Need.MODERATOR: "moderator"}
-    return names.get(level) if level is not None else None
+async def caller_roles(
+    session: AsyncSession, list_ids: list[int], user: User | None
+) -> dict[int, str | None]:
+    """ "admin", "owner", "moderator" or None per list, in one query, for the web app."""
+    if user is None or not list_ids:
+        return dict.fromkeys(list_ids)
+    if user.role == SystemRole.ADMIN:
+        return dict.fromkeys(list_ids, "admin")
+    rows = await session.execute(
+        select(ListRole.list_id, ListRole.role).where(
+            ListRole.user_id == user.id, ListRole.list_id.in_(list_ids)
+        )
+    )
+    held: dict[int, set[str]] = {}
+    for list_id, role in rows.all():
+        held.setdefault(list_id, set()).add(role)
+    found: dict[int, str | None] = {}
+    for list_id in list_ids:
+        roles = held.get(list_id, set())
+        found[list_id] = (
+            "owner"
+            if ListRoleName.OWNER in roles
+            else "moderator"
+            if ListRoleName.MODERATOR in roles
+            else None
+        )
+    return found

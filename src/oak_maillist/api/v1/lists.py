@@ -51,6 +51,7 @@ async def lists_out(
         else {}
     )
     counts = await lists.counts(session, [row.id for row in rows])
+    roles = await lists.caller_roles(session, [row.id for row in rows], user)
     out = []
     for row in rows:
         fields: dict[str, Any] = {
@@ -63,7 +64,7 @@ async def lists_out(
                 **fields,
                 address=f"{row.local_part}@{domains.get(row.domain_id, '?')}",
                 counts=ListCountsOut(**vars(counts[row.id])),
-                my_role=await lists.caller_role(session, row.id, user),  # type: ignore[arg-type]
+                my_role=roles[row.id],  # type: ignore[arg-type]
             )
         )
     return out
