@@ -35,13 +35,15 @@ def candidate_readings(address: str) -> list[ListAddress]:
 
     A list may itself be called "dev-announce", so "dev-announce@x" is first read as the post
     address of "dev-announce", then as "dev" with a suffix. Local parts compare lowercased
-    (lists are created lowercase; RFC 5321 leaves case to the receiving domain).
+    (lists are created lowercase; RFC 5321 leaves case to the receiving domain); a "+token"
+    keeps its case.
     """
     local, at, domain = address.strip().strip("<>").rpartition("@")
     if not at or not local or not domain:
         return []
-    local, domain = local.lower(), domain.lower().rstrip(".")
+    domain = domain.lower().rstrip(".")
     base, plus, token = local.partition("+")
+    base = base.lower()  # tokens keep their case: they are signatures and confirmation codes
     readings = []
     if not plus:
         readings.append(ListAddress(base, domain, Role.POST))
