@@ -1,0 +1,177 @@
+"""Processing a stored inbound message: each list address it was sent to gets its answer.
+
+post address → the posting chain; -owner → forwarded to the owners; -request, -join, -leave
+and -confirm+TOKEN → mail commands; -bounces+TOKEN → kept for bounce processing. The row's
+outcome and reasons record what happened for every recipient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.config import Settings
+from oak_maillist.db.types import utcnow
+from oak_maillist.logging import get_logger
+from oak_maillist.mail.addresses import Role
+from oak_maillist.mail.compose import notice
+from oak_maillist.mail.parse import ParsedMessage, parse_message
+from oak_maillist.models import (
+    Domain,
+    InboundMessage,
+    InboundStatus,
+    ListRole,
+    ListRoleName,
+    MailingList,
+    SystemRole,
+    User,
+)
+from oak_maillist.services import bounces, commands, inbound, outbound, posting
+from oak_maillist.services.inbound import RecipientStatus
+from oak_maillist.tasks.queue import enqueue_after_commit
+
+log = get_logger(__name__)
+SEND_JOB = "outbound.send"
+
+
+@dataclass
+class Report:
+    outcomes: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, address: str, outcome: str, reasons: list[str]) -> None:
+        self.outcomes.append(outcome)
+        self.reasons.extend(f"{address}: {outcome}: {reason}" for reason in reasons or [""])
+
+    @property
+    def outcome(self) -> str:
+        kinds = set(self.outcomes)
+        return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "discard")
+
+
+async def process(session: AsyncSession, settings: Settings, row: InboundMessage) -> Report:
+    """Decide on every recipient of `row` and mark it done, in the caller's transaction."""
+    parsed = parse_message(row.raw)
+    report = Report()
+    seen: set[tuple[int, str, str]] = set()
+    for address in row.recipients:
+        recipient = await inbound.resolve_recipient(session, address)
+        if recipient.status is not RecipientStatus.OK or recipient.address is None:
+            # The list was deactivated or deleted after the 250: keep the message, say why.
+            report.add(address, "discard", [f"no active list at {address} any more"])
+            continue
+        assert recipient.list_id is not None  # noqa: S101 - OK recipients name a list
+        key = (recipient.list_id, recipient.address.role.value, recipient.address.token)
+        if key in seen:
+            continue
+        seen.add(key)
+        mlist = await session.get(MailingList, recipient.list_id)
+        domain = await session.get(Domain, mlist.domain_id) if mlist else None
+        if mlist is None or domain is None:
+            report.add(address, "discard", ["the list disappeared"])
+            continue
+        role = recipient.address.role
+        if role is Role.POST:
+            result = await posting.run_chain(
+                session, settings, mlist=mlist, domain=domain, inbound=row, parsed=parsed
+            )
+            report.add(address, result.decision.action.value, result.decision.reasons)
+        elif role is Role.OWNER:
+            count = await forward_to_owners(
+                session, settings, mlist=mlist, domain=domain, raw=row.raw, parsed=parsed
+            )
+            report.add(address, "forward", [f"forwarded to {count} owner(s)"])
+        elif role is Role.BOUNCES:
+            outcome = await bounces.handle(
+                session, settings, mlist=mlist, inbound=row, token=recipient.address.token
+            )
+            report.add(address, "bounce", outcome)
+        else:
+            outcome = await commands.handle(
+                session,
+                settings,
+                mlist=mlist,
+                domain=domain,
+                role=role,
+                token=recipient.address.token,
+                parsed=parsed,
+                envelope_from=row.envelope_from,
+            )
+            report.add(address, "command", outcome)
+    row.status = InboundStatus.DONE
+    row.outcome = report.outcome
+    row.reasons = report.reasons[:200]
+    row.processed_at = utcnow()
+    row.lease_until = None
+    row.error = None
+    log.info("inbound_processed", inbound_id=row.id, outcome=row.outcome)
+    return report
+
+
+async def owners(session: AsyncSession, list_id: int) -> list[User]:
+    """The list's active owners, or the site's administrators when it has none."""
+    found = list(
+        (
+            await session.scalars(
+                select(User)
+                .join(ListRole, ListRole.user_id == User.id)
+                .where(
+                    ListRole.list_id == list_id,
+                    ListRole.role == ListRoleName.OWNER,
+                    User.is_active.is_(True),
+                )
+            )
+        ).all()
+    )
+    if found:
+        return found
+    return list(
+        (
+            await session.scalars(
+                select(User).where(User.role == SystemRole.ADMIN, User.is_active.is_(True))
+            )
+        ).all()
+    )
+
+
+async def forward_to_owners(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    mlist: MailingList,
+    domain: Domain,
+    raw: bytes,
+    parsed: ParsedMessage,
+) -> int:
+    """Send the message, attached unchanged, to each owner; replies go to the sender."""
+    sender = parsed.sender.email
+    count = 0
+    for user in await owners(session, mlist.id):
+        message: EmailMessage = notice(
+            sender=f"{mlist.local_part}-owner@{domain.name}",
+            sender_name=f"{mlist.name} owner mail",
+            recipient=user.email,
+            subject=f"[{mlist.name}] For the owners: {parsed.subject}"[:900],
+            body=(
+                f"This message was sent to {mlist.local_part}-owner@{domain.name}"
+                f" by {sender or 'an unknown sender'}. It is attached unchanged.\n"
+            ),
+            domain=domain.name,
+            reply_to=sender if "@" in sender else None,
+        )
+        message.add_attachment(message_from_bytes(raw, policy=policy.default))
+        row = await outbound.queue(
+            session,
+            message,
+            kind="owner_forward",
+            list_id=mlist.id,
+            sender=f"{mlist.local_part}-bounces@{domain.name}",
+            recipient=user.email,
+        )
+        enqueue_after_commit(session, SEND_JOB, outbound_id=row.id)
+        count += 1
+    return count
