@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 import oak_maillist.models  # noqa: F401 - registers every table
 from oak_maillist.db.base import Base
+from oak_maillist.db.migrate import include_object
 
 target_metadata = Base.metadata
 
@@ -19,6 +20,7 @@ def _configure_and_run(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
