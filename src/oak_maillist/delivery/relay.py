@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -87,3 +88,67 @@ async def send(
         else Result(Outcome.SENT, 250, "OK")
         for recipient in recipients
     }
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str
+    recipient: str
+    message: bytes
+
+
+async def send_each(config: RelayConfig, envelopes: Sequence[Envelope]) -> list[Result]:
+    """Deliver several messages, one recipient each, over one connection (one transaction
+    each, as per-recipient return paths require); a result for every envelope, nothing raises.
+
+    A refused transaction is reset and the next one goes on; a lost connection leaves the
+    rest as temporary failures for a later attempt.
+    """
+    client = aiosmtplib.SMTP(
+        hostname=config.host,
+        port=config.port,
+        timeout=config.timeout_seconds,
+        use_tls=config.security == "tls",
+        start_tls=config.security == "starttls",
+        username=config.username or None,
+        password=config.password or None,
+    )
+    try:
+        await client.connect()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        failure = Result(Outcome.TEMPORARY, None, f"{type(exc).__name__}: {exc}")
+        return [failure] * len(envelopes)
+    results: list[Result] = []
+    try:
+        for envelope in envelopes:
+            try:
+                await client.sendmail(envelope.sender, [envelope.recipient], envelope.message)
+                results.append(Result(Outcome.SENT, 250, "OK"))
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                error = exc.recipients[0]
+                results.append(Result(_classify(error.code), error.code, error.message))
+                await _reset(client)
+            except aiosmtplib.SMTPResponseException as exc:
+                results.append(Result(_classify(exc.code), exc.code, exc.message))
+                if exc.code == 421 or not client.is_connected:
+                    break
+                await _reset(client)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                results.append(Result(Outcome.TEMPORARY, None, f"{type(exc).__name__}: {exc}"))
+                break
+    finally:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+    lost = Result(Outcome.TEMPORARY, None, "connection lost before this message was sent")
+    return results + [lost] * (len(envelopes) - len(results))
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()

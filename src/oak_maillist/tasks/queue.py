@@ -86,6 +86,11 @@ async def stop() -> None:
         await broker.shutdown()
 
 
+def is_running() -> bool:
+    """Whether this process has a started queue (False while shutting down)."""
+    return "runtime" in _state
+
+
 def current_runtime() -> Runtime:
     """The runtime of this process, for jobs (which receive only ids)."""
     runtime: Runtime | None = _state.get("runtime")

@@ -13,7 +13,7 @@ from oak_maillist.db.engine import transaction
 from oak_maillist.logging import get_logger
 from oak_maillist.metrics import JOB_DURATION, JOBS
 from oak_maillist.models import FailedJob
-from oak_maillist.tasks.queue import current_runtime
+from oak_maillist.tasks.queue import current_runtime, is_running
 
 log = get_logger(__name__)
 
@@ -53,6 +53,11 @@ class JobMiddleware(TaskiqMiddleware):
     ) -> None:
         attempt = int(message.labels.get("_retries", 0)) + 1
         max_retries = int(message.labels.get("max_retries", 3))
+        if not is_running() or isinstance(exception, asyncio.CancelledError):
+            # Cut off by shutdown: the work is still in the database, where the sweeper of
+            # the next start finds it; nothing to park.
+            log.info("job_interrupted", job=message.task_name, job_id=message.task_id)
+            return
         log.warning(
             "job_failed",
             job=message.task_name,

@@ -1,0 +1,470 @@
+"""The list's outgoing message: the poster's bytes, decorated once per post, spliced per recipient.
+
+`prepare` does the per-post work (subject prefix, RFC 2369/2919/5064 headers, reply-to, DMARC
+From rewriting or wrapping, footer) and keeps the result as bytes; `for_recipient` only splices
+the per-recipient header fields (RFC 8058 one-click unsubscribe) into the header block, so a
+large fan-out copies bytes instead of re-serialising a MIME tree. Header fields we do not touch
+keep their original bytes; MIME parts we do not touch keep theirs too (8-bit parts stay 8-bit).
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import enum
+import html
+import quopri
+import re
+import secrets
+from dataclasses import dataclass
+from email.generator import BytesGenerator
+from email.header import Header
+from email.headerregistry import Address as HeaderAddress
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.policy import SMTP
+from io import BytesIO
+
+from oak_maillist.mail.headers import header_addresses, header_text
+
+# Fields that must not pass through (Return-Path is the receiver's to add, RFC 5321 §4.4; Bcc
+# and the local delivery trail would leak), and list fields we replace with our own.
+PRIVATE = frozenset({b"return-path", b"delivered-to", b"x-original-to", b"bcc"})
+LIST_FIELDS = frozenset(
+    {
+        b"precedence", b"list-id", b"list-post", b"list-help", b"list-subscribe",
+        b"list-unsubscribe", b"list-unsubscribe-post", b"list-archive", b"list-owner",
+        b"archived-at",
+    }
+)  # fmt: skip
+# What the outer message of a DMARC wrap shows of the original (as Mailman's wrap_message).
+WRAP_KEEPS = frozenset(
+    {b"from", b"to", b"cc", b"reply-to", b"subject", b"date", b"message-id", b"in-reply-to",
+     b"references"}
+)  # fmt: skip
+FOOTER_UNSUBSCRIBE = "{unsubscribe_url}"  # in ListContext.footer: the recipient's own link
+# Untouched fields are re-emitted as they came; new parts may be 8-bit (we only add 8-bit where
+# the part already was).
+_POLICY = SMTP.clone(refold_source="none", cte_type="8bit")
+_FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+_DKIM_DOMAIN = re.compile(rb"(?:^|;)\s*d\s*=\s*([^;\s]+)")
+_URL_UNSAFE = re.compile(r"[\s<>\"\x00-\x1f\x7f]")
+_URL = re.compile(r"https?://[^\s<>\"]+")
+_HTML_END = (re.compile(rb"</body\s*>", re.IGNORECASE), re.compile(rb"</html\s*>", re.IGNORECASE))
+_TRANSFER_ENCODINGS = frozenset({"7bit", "8bit", "binary", "quoted-printable", "base64"})
+
+
+class ReplyTo(enum.StrEnum):
+    NONE = "none"  # leave the poster's Reply-To alone
+    LIST = "list"  # replies go to the list
+    EXPLICIT = "explicit"  # replies go to ListContext.reply_to_address
+
+
+class DmarcAction(enum.StrEnum):
+    NONE = "none"
+    MUNGE_FROM = "munge_from"  # From: "Name via List" <list>, poster in Reply-To or Cc
+    WRAP = "wrap"  # the original, untouched, as message/rfc822 inside a list message
+
+
+@dataclass(frozen=True)
+class ListContext:
+    """What a list says about itself in every post; URLs empty when the list has none."""
+
+    name: str  # display name, e.g. "Developers"
+    address: str  # posting address, e.g. dev@lists.example.org
+    list_id: str  # RFC 2919 list-id, e.g. dev.lists.example.org
+    subject_prefix: str = ""  # e.g. "[dev]"
+    footer: str = ""  # plain text; may hold FOOTER_UNSUBSCRIBE
+    reply_to: ReplyTo = ReplyTo.NONE
+    reply_to_address: str = ""
+    help_url: str = ""
+    subscribe_url: str = ""
+    archive_url: str = ""
+    permalink: str = ""  # Archived-At of this post (RFC 5064)
+    dmarc: DmarcAction = DmarcAction.NONE
+    own_domains: frozenset[str] = frozenset()  # DKIM-Signature d= we strip (list domain added)
+
+    def role_address(self, role: str) -> str:
+        local, _, domain = self.address.rpartition("@")
+        return f"{local}-{role}@{domain}"
+
+
+@dataclass(frozen=True)
+class RecipientContext:
+    """What differs per recipient: the one-click link, and optionally the mailto."""
+
+    unsubscribe_url: str  # HTTPS, accepts the RFC 8058 POST
+    unsubscribe_mailto: str = ""  # default: mailto:<list>-leave@<domain>?subject=unsubscribe
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One post, decorated; `head` is the header block without its blank line."""
+
+    head: bytes
+    body: bytes
+    ctx: ListContext
+    raw: bytes = b""  # kept only when the footer must be rebuilt per recipient
+    link_pieces: tuple[bytes, ...] = ()  # the body split where the recipient's link goes
+
+    @property
+    def shared_body(self) -> bytes | None:
+        """The body every recipient gets, or None when the footer is personalised."""
+        return None if self.raw or self.link_pieces else self.body
+
+
+def prepare(raw: bytes, ctx: ListContext) -> Prepared:
+    """Decorate one post for the list; the per-recipient fields are left to `for_recipient`."""
+    if FOOTER_UNSUBSCRIBE not in ctx.footer:
+        head, body, _ = _compose(raw, ctx, _Footer(ctx.footer))
+        return Prepared(head, body, ctx)
+    marker = f"oaklink{secrets.token_hex(10)}"
+    footer = _Footer(ctx.footer.replace(FOOTER_UNSUBSCRIBE, marker), marker)
+    head, body, spliceable = _compose(raw, ctx, footer)
+    pieces = tuple(body.split(marker.encode("ascii")))
+    if not spliceable or len(pieces) < 2:  # the link sits in an encoded part: rebuild per rcpt
+        return Prepared(head, body, ctx, raw=raw)
+    return Prepared(head, body, ctx, link_pieces=pieces)
+
+
+def for_recipient(prepared: Prepared, rc: RecipientContext) -> bytes:
+    """The bytes for one recipient: the prepared message plus its List-Unsubscribe fields."""
+    _check_url(rc.unsubscribe_url)
+    mailto = rc.unsubscribe_mailto or (
+        f"mailto:{prepared.ctx.role_address('leave')}?subject=unsubscribe"
+    )
+    _check_url(mailto)
+    fields = (
+        f"List-Unsubscribe: <{rc.unsubscribe_url}>,\r\n <{mailto}>\r\n"
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n"
+    ).encode("ascii")
+    if prepared.link_pieces:
+        body = rc.unsubscribe_url.encode("ascii").join(prepared.link_pieces)
+    elif prepared.raw:
+        text = prepared.ctx.footer.replace(FOOTER_UNSUBSCRIBE, rc.unsubscribe_url)
+        body = _compose(prepared.raw, prepared.ctx, _Footer(text))[1]
+    else:
+        body = prepared.body
+    return b"".join((prepared.head, fields, body))
+
+
+def split_fields(message: bytes) -> tuple[list[bytes], bytes]:
+    """Header fields (each with its folded lines and CRLF) and the body after the blank line."""
+    end = message.find(b"\r\n\r\n")
+    head, body = (message + b"\r\n", b"") if end < 0 else (message[: end + 2], message[end + 4 :])
+    fields: list[bytes] = []
+    for line in head.split(b"\r\n")[:-1]:
+        if line[:1] in (b" ", b"\t") and fields:
+            # A folded line of only white space (obsolete syntax) ends the header block for
+            # most parsers, which would push every field after it into the body: drop it.
+            if line.strip(b" \t"):
+                fields[-1] += line + b"\r\n"
+        elif match := _FIELD_NAME.match(line):
+            # "Name :" (obsolete syntax) becomes "Name:", which every parser reads as a field.
+            fields.append(match.group(1) + b":" + line[match.end() :] + b"\r\n")
+        # anything else (an mbox "From " line, garbage) is not a header field: dropped
+    return fields, body
+
+
+def field_name(raw_field: bytes) -> bytes:
+    """The lowercased name of one raw header field."""
+    match = _FIELD_NAME.match(raw_field)
+    return match.group(1).lower() if match else b""
+
+
+def _check_url(url: str) -> None:
+    if not url.isascii() or _URL_UNSAFE.search(url):
+        raise ValueError("unsubscribe links must be ASCII without spaces, quotes or brackets")
+
+
+class _Footer:
+    """The footer text and, when personalised, the marker standing for the link."""
+
+    def __init__(self, text: str, marker: str = "") -> None:
+        self.text = text.replace("\r\n", "\n").strip("\n")
+        self.marker = marker
+        self.spliceable = True  # False once the marker went into an encoded (QP/base64) part
+
+    def encoded_into(self, transfer_encoding: str, data: bytes) -> None:
+        if self.marker and transfer_encoding in ("quoted-printable", "base64"):
+            self.spliceable = self.spliceable and self.marker.encode() not in data
+
+    def as_html(self) -> str:
+        escaped = html.escape(self.text)
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        if self.marker:
+            linked = linked.replace(self.marker, f'<a href="{self.marker}">{self.marker}</a>')
+        return (
+            f'\n<div class="list-footer"><hr>\n{linked.replace(chr(10), "<br>" + chr(10))}</div>\n'
+        )
+
+
+def _compose(raw: bytes, ctx: ListContext, footer: _Footer) -> tuple[bytes, bytes, bool]:
+    message = re.sub(rb"\r?\n", b"\r\n", raw)
+    original_fields, _ = split_fields(message)
+    if ctx.dmarc is DmarcAction.WRAP:
+        message = _wrap_rfc822(original_fields, message, footer)
+    elif footer.text:
+        message = _add_footer(message, footer)
+    fields, body = split_fields(message)
+    poster = _parse(b"".join(original_fields) + b"\r\n")
+    fields = [f for f in fields if not _dropped(f, ctx)]
+    fields = _with_subject(fields, ctx)
+    fields = _with_reply(fields, ctx, poster)
+    fields += _list_fields(ctx)
+    return b"".join(fields), body, footer.spliceable
+
+
+def _dropped(raw_field: bytes, ctx: ListContext) -> bool:
+    name = field_name(raw_field)
+    if name in PRIVATE or name in LIST_FIELDS:
+        return True
+    if name != b"dkim-signature":
+        return False
+    # Our own earlier signature (a post looping back, or sent through our relay) is stale.
+    own = {d.lower().encode() for d in ctx.own_domains} | {
+        ctx.address.rpartition("@")[2].lower().encode()
+    }
+    tags = raw_field.partition(b":")[2].replace(b"\r\n", b"")
+    found = _DKIM_DOMAIN.search(tags)
+    return bool(found and found.group(1).lower().rstrip(b".") in own)
+
+
+def _with_subject(fields: list[bytes], ctx: ListContext) -> list[bytes]:
+    prefix = ctx.subject_prefix.strip()
+    if not prefix:
+        return fields
+    index = next((i for i, f in enumerate(fields) if field_name(f) == b"subject"), None)
+    if index is None:
+        return [*fields, _field("Subject", f"{prefix} (no subject)")]
+    parsed = _parse(fields[index] + b"\r\n")
+    if prefix.casefold() in header_text(parsed, "Subject").casefold():
+        return fields  # "Re: [dev] topic" keeps its one prefix
+    value = fields[index].partition(b":")[2].lstrip(b" \t")
+    if prefix.isascii():
+        encoded = prefix.encode("ascii")
+    elif value.isascii():
+        encoded = Header(prefix, "utf-8").encode().encode("ascii")
+    else:  # an 8-bit (SMTPUTF8) Subject stays 8-bit
+        encoded = prefix.encode("utf-8")
+    return [*fields[:index], b"Subject: " + encoded + b" " + value, *fields[index + 1 :]]
+
+
+def _with_reply(fields: list[bytes], ctx: ListContext, poster: Message) -> list[bytes]:
+    reply_to = {ReplyTo.LIST: ctx.address, ReplyTo.EXPLICIT: ctx.reply_to_address}.get(ctx.reply_to)
+    senders = [a for a in header_addresses(poster, "From") if a.email]
+    drop: set[bytes] = set()
+    added: list[bytes] = []
+    if reply_to:
+        drop.add(b"reply-to")
+        added.append(_field("Reply-To", reply_to))
+    if ctx.dmarc is not DmarcAction.NONE and senders:
+        name = senders[0].name or senders[0].email
+        drop.add(b"from")
+        added.append(_field("From", _mailbox(f"{name} via {ctx.name}", ctx.address)))
+        answer = [a for a in header_addresses(poster, "Reply-To") if a.email] or senders
+        mailboxes = ", ".join(_mailbox(a.name, a.email) for a in answer)
+        if reply_to:  # replies go to the list: the poster is reached through Cc, as in Mailman
+            cc = ", ".join(_mailbox(a.name, a.email) for a in header_addresses(poster, "Cc"))
+            drop.add(b"cc")
+            added.append(_field("Cc", f"{cc}, {mailboxes}" if cc else mailboxes))
+        else:
+            drop.add(b"reply-to")
+            added.append(_field("Reply-To", mailboxes))
+    return [f for f in fields if field_name(f) not in drop] + added
+
+
+def _mailbox(name: str, address: str) -> str:
+    try:
+        return str(HeaderAddress(display_name=name, addr_spec=address))
+    except (ValueError, IndexError):  # an address the stdlib cannot re-render: keep it bare
+        return f"<{address}>"
+
+
+def _list_fields(ctx: ListContext) -> list[bytes]:
+    name = ctx.name if re.fullmatch(r"[\w !#$%&'*+/=?^`{|}~.-]*", ctx.name) else f'"{ctx.name}"'
+    help_links = [f"<mailto:{ctx.role_address('request')}?subject=help>"]
+    subscribe = [f"<mailto:{ctx.role_address('join')}?subject=subscribe>"]
+    if ctx.help_url:
+        help_links.insert(0, f"<{ctx.help_url}>")
+    if ctx.subscribe_url:
+        subscribe.insert(0, f"<{ctx.subscribe_url}>")
+    fields = [
+        _field("List-Id", f"{name} <{ctx.list_id}>" if ctx.name else f"<{ctx.list_id}>"),
+        _field("List-Post", f"<mailto:{ctx.address}>"),
+        _field("List-Help", ", ".join(help_links)),
+        _field("List-Subscribe", ", ".join(subscribe)),
+    ]
+    if ctx.archive_url:
+        fields.append(_field("List-Archive", f"<{ctx.archive_url}>"))
+    if ctx.permalink:
+        fields.append(_field("Archived-At", f"<{ctx.permalink}>"))
+    fields.append(b"Precedence: list\r\n")
+    return fields
+
+
+def _field(name: str, value: str) -> bytes:
+    """One header field, folded, non-ASCII as RFC 2047 encoded words (7-bit safe)."""
+    folded: str = SMTP.fold(name, SMTP.header_factory(name, value))
+    return folded.encode("ascii")
+
+
+# --- the footer ---------------------------------------------------------------------------
+
+
+def _add_footer(message: bytes, footer: _Footer) -> bytes:
+    """The footer in the body text where the structure allows it, else beside it."""
+    try:
+        tree = _parse(message)
+        targets = _targets(tree)
+        if targets is None and tree.get_content_type() == "multipart/mixed" and tree.is_multipart():
+            tree.attach(_footer_part(footer))
+            return _flatten(tree)
+        if targets and all(_append(part, footer) for part in targets):
+            return _flatten(tree)
+    except Exception:  # noqa: S110 - a part we cannot rewrite safely: leave it and wrap instead
+        pass
+    footer.spliceable = True  # nothing of a failed attempt is kept
+    return _wrap_mixed(message, footer)
+
+
+def _targets(node: Message) -> list[Message] | None:
+    """The text parts readers see as the body, or None when there is no such part to edit."""
+    ctype = node.get_content_type()
+    if node.is_multipart():
+        children = [child for child in node.get_payload() if isinstance(child, Message)]
+        if ctype == "multipart/alternative":
+            found = [part for child in children for part in _targets(child) or []]
+            return found or None
+        if ctype in ("multipart/mixed", "multipart/related") and children:
+            return _targets(children[0])  # the first part is the body (RFC 2046 §5.1.3)
+        return None  # signed, encrypted, report, digest ...: never touched (RFC 1847)
+    if ctype in ("text/plain", "text/html") and node.get_content_disposition() != "attachment":
+        return [node]
+    return None
+
+
+def _append(part: Message, footer: _Footer) -> bool:
+    encoding = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+    charset = part.get_content_charset() or "us-ascii"
+    data = part.get_payload(decode=True)
+    if encoding not in _TRANSFER_ENCODINGS or not isinstance(data, bytes):
+        return False
+    result = _with_footer(data, charset, footer, part.get_content_subtype() == "html")
+    if result is None:
+        return False
+    new, new_charset = result
+    if new_charset != charset:
+        part.set_param("charset", new_charset)
+    if encoding == "7bit" and not new.isascii():
+        encoding = "quoted-printable"  # the part was 7-bit clean: keep it so
+        del part["Content-Transfer-Encoding"]
+        part["Content-Transfer-Encoding"] = encoding
+    footer.encoded_into(encoding, new)
+    if encoding == "base64":
+        part.set_payload(base64.encodebytes(new).decode("ascii"))
+    elif encoding == "quoted-printable":
+        part.set_payload(quopri.encodestring(new.replace(b"\r\n", b"\n")).decode("ascii"))
+    else:
+        part.set_payload(new)
+    return True
+
+
+def _with_footer(
+    data: bytes, charset: str, footer: _Footer, is_html: bool
+) -> tuple[bytes, str] | None:
+    """The part's bytes with the footer added, and the charset they are now in."""
+    try:
+        codec = codecs.lookup(charset).name
+        ascii_compatible = "</body>\n".encode(codec) == b"</body>\n"
+    except (LookupError, UnicodeError):
+        return None
+    nl = b"\r\n" if b"\r\n" in data or b"\n" not in data else b"\n"
+    text = footer.as_html() if is_html else footer.text
+    if ascii_compatible:
+        try:
+            snippet = text.encode(codec, "xmlcharrefreplace" if is_html else "strict")
+            return _insert(data, snippet.replace(b"\n", nl), nl, is_html), charset
+        except UnicodeEncodeError:
+            pass
+    try:  # re-encode the part in UTF-8: the footer does not fit its charset
+        body = data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    utf8 = body.encode("utf-8")
+    return _insert(utf8, text.encode("utf-8").replace(b"\n", nl), nl, is_html), "utf-8"
+
+
+def _insert(data: bytes, snippet: bytes, nl: bytes, is_html: bool) -> bytes:
+    if is_html:
+        for end in _HTML_END:
+            matches = list(end.finditer(data))
+            if matches:
+                at = matches[-1].start()
+                return data[:at] + snippet + data[at:]
+    ends = data.endswith(nl)
+    core = data if ends or not data else data + nl
+    return core + snippet.strip(b"\r\n") + (nl if ends else b"")
+
+
+def _footer_part(footer: _Footer) -> EmailMessage:
+    part = EmailMessage(policy=_POLICY)
+    encoding = "7bit" if footer.text.isascii() else "quoted-printable"
+    part.set_content(footer.text + "\n", charset="utf-8", cte=encoding, disposition="inline")
+    del part["MIME-Version"]  # a body part, not a message
+    footer.encoded_into(encoding, footer.text.encode())
+    return part
+
+
+def _parse(message: bytes) -> EmailMessage:
+    parsed = BytesParser(policy=_POLICY).parsebytes(message)
+    if not isinstance(parsed, EmailMessage):  # what policy SMTP builds; satisfies the checker
+        raise TypeError(type(parsed).__name__)
+    return parsed
+
+
+def _flatten(message: EmailMessage) -> bytes:
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=_POLICY).flatten(message, unixfrom=False)
+    return out.getvalue()
+
+
+def _boundary(message: bytes) -> str:
+    while True:
+        boundary = f"=_oak_{secrets.token_hex(12)}"
+        if boundary.encode() not in message:
+            return boundary
+
+
+def _multipart(fields: list[bytes], parts: list[bytes], message: bytes) -> bytes:
+    """`fields` over a multipart/mixed body holding `parts` (each headers + blank + body)."""
+    boundary = _boundary(message)
+    delimiter = f"--{boundary}\r\n".encode()
+    head = [*fields, b"MIME-Version: 1.0\r\n"]
+    head.append(f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n'.encode())
+    # The CRLF before each delimiter belongs to the delimiter (RFC 2046 §5.1.1): add one so
+    # every part keeps its last line break.
+    body = b"".join(delimiter + part + b"\r\n" for part in parts)
+    return b"".join(head) + b"\r\n" + body + f"--{boundary}--\r\n".encode()
+
+
+def _wrap_mixed(message: bytes, footer: _Footer) -> bytes:
+    """The original body, untouched with its Content-* fields, then the footer as a part."""
+    fields, body = split_fields(message)
+    content = [f for f in fields if field_name(f).startswith(b"content-")]
+    others = [f for f in fields if f not in content and field_name(f) != b"mime-version"]
+    original = b"".join(content) + b"\r\n" + body
+    return _multipart(others, [original, _flatten(_footer_part(footer))], message)
+
+
+def _wrap_rfc822(fields: list[bytes], message: bytes, footer: _Footer) -> bytes:
+    """A new message around the original, which travels untouched but for private fields."""
+    _, body = split_fields(message)
+    inner = b"".join(f for f in fields if field_name(f) not in PRIVATE) + b"\r\n" + body
+    outer = [f for f in fields if field_name(f) in WRAP_KEEPS]
+    eight_bit = b"" if inner.isascii() else b"Content-Transfer-Encoding: 8bit\r\n"
+    attached = b"Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n" + eight_bit
+    parts = [attached + b"\r\n" + inner]
+    if footer.text:
+        parts.append(_flatten(_footer_part(footer)))
+    return _multipart(outer, parts, message)

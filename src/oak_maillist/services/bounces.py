@@ -1,0 +1,142 @@
+"""Bounces: mail to `<list>-bounces+TOKEN` read, matched to the delivery it answers, counted.
+
+The VERP token names the subscriber and the post, so forwarding and rewritten addresses do not
+matter. Hard bounces count within a window (old ones expire); one short of the limit the
+subscriber is warned, at the limit unsubscribed. Soft bounces are recorded, not counted.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.config import Settings
+from oak_maillist.db.types import utcnow
+from oak_maillist.delivery.bounces import Failure, parse_bounce
+from oak_maillist.logging import get_logger
+from oak_maillist.mail import verp
+from oak_maillist.models import (
+    Bounce,
+    Delivery,
+    DeliveryStatus,
+    InboundMessage,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+)
+from oak_maillist.services import activity, distribution, subscriptions
+
+log = get_logger(__name__)
+
+HARD_BOUNCE_LIMIT = 3
+# Hard bounces older than this no longer count (a mailbox that was full last season).
+BOUNCE_WINDOW = timedelta(days=30)
+
+
+def _pick(failures: list[Failure], address: str) -> Failure | None:
+    """The failure for this subscriber: by address when the report names it, else the only one."""
+    for failure in failures:
+        if failure.address == address.lower():
+            return failure
+    return failures[0] if len(failures) == 1 else None
+
+
+async def handle(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    mlist: MailingList,
+    inbound: InboundMessage,
+    token: str,
+) -> list[str]:
+    """Record one bounce; returns what was done, for the inbound row's reasons."""
+    ids = verp.decode(distribution.verp_key(settings), token)
+    if ids is None:
+        return ["bounce token not valid: ignored"]
+    subscriber = await session.get(Subscriber, ids.subscriber_id)
+    if subscriber is None or subscriber.list_id != mlist.id:
+        return ["bounce for an unknown subscriber: ignored"]
+    report = parse_bounce(inbound.raw)
+    if not report.is_bounce:
+        return [f"not a bounce ({report.kind}): ignored"]
+    failure = _pick(report.failures, subscriber.email)
+    hard = failure.hard if failure is not None else False
+    delivery_id = await session.scalar(
+        select(Delivery.id).where(
+            Delivery.message_id == ids.message_id, Delivery.subscriber_id == subscriber.id
+        )
+    )
+    session.add(
+        Bounce(
+            list_id=mlist.id,
+            subscriber_id=subscriber.id,
+            delivery_id=delivery_id,
+            inbound_id=inbound.id,
+            recipient=subscriber.email,
+            kind="hard" if hard else "soft",
+            diagnostic=(failure.reason if failure else "")[:2000],
+        )
+    )
+    if delivery_id is not None and hard:
+        await session.execute(
+            update(Delivery).where(Delivery.id == delivery_id).values(status=DeliveryStatus.BOUNCED)
+        )
+    if not hard:
+        return [f"soft bounce for subscriber {subscriber.id}"]
+    await session.flush()
+    now = utcnow()
+    count = await session.scalar(
+        select(func.count(Bounce.id)).where(
+            Bounce.subscriber_id == subscriber.id,
+            Bounce.kind == "hard",
+            Bounce.received_at >= now - BOUNCE_WINDOW,
+        )
+    )
+    subscriber.bounce_score, subscriber.last_bounce_at = count or 0, now
+    if subscriber.status != SubscriberStatus.ACTIVE:
+        return [f"hard bounce {count} for subscriber {subscriber.id} (not active)"]
+    if subscriber.bounce_score >= HARD_BOUNCE_LIMIT:
+        subscriber.status, subscriber.unsubscribed_at = SubscriberStatus.UNSUBSCRIBED, now
+        await activity.record(
+            session,
+            "subscriber.bounced_out",
+            actor_id=None,
+            target_type="subscriber",
+            target_id=subscriber.id,
+            list_id=mlist.id,
+            bounces=subscriber.bounce_score,
+        )
+        log.info("subscriber_bounced_out", list_id=mlist.id, subscriber_id=subscriber.id)
+        return [f"hard bounce {count}: subscriber {subscriber.id} unsubscribed"]
+    if subscriber.bounce_score == HARD_BOUNCE_LIMIT - 1:
+        # The warning goes to the address that bounces: it may still reach a person (a full
+        # mailbox emptied, a filter fixed), and costs nothing when it does not.
+        await subscriptions.send_mail(
+            session,
+            mlist,
+            template="bounce_warning",
+            recipient=subscriber.email,
+            language=subscriber.language,
+            settings=settings,
+            address=subscriber.email,
+            bounce_count=subscriber.bounce_score,
+            threshold=HARD_BOUNCE_LIMIT,
+        )
+        return [f"hard bounce {count}: subscriber {subscriber.id} warned"]
+    return [f"hard bounce {count} for subscriber {subscriber.id}"]
+
+
+async def list_bounces(
+    session: AsyncSession, list_id: int, *, offset: int, limit: int
+) -> tuple[list[Bounce], int]:
+    total = await session.scalar(select(func.count(Bounce.id)).where(Bounce.list_id == list_id))
+    rows = await session.scalars(
+        select(Bounce)
+        .where(Bounce.list_id == list_id)
+        .order_by(Bounce.received_at.desc(), Bounce.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), total or 0

@@ -1,0 +1,279 @@
+"""Sending an accepted post to the list: fan-out to delivery rows, then batches to the relay.
+
+Each active subscriber who takes single posts (not a digest) gets a delivery row, written in
+bulk in the transaction that accepts the post. Jobs claim batches under a lease, compose the
+post once, and per recipient add only the one-click unsubscribe link, the VERP return path and
+the DKIM signature; every relay answer is recorded on the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.config import Settings
+from oak_maillist.db.types import UtcDateTime, utcnow
+from oak_maillist.delivery import compose, relay
+from oak_maillist.delivery.dkim import Signer
+from oak_maillist.logging import get_logger
+from oak_maillist.mail.dkim_keys import Algorithm
+from oak_maillist.mail.verp import encode as verp_address
+from oak_maillist.models import (
+    Delivery,
+    DeliveryStatus,
+    DigestMode,
+    Domain,
+    InboundMessage,
+    MailingList,
+    Message,
+    Subscriber,
+    SubscriberStatus,
+)
+from oak_maillist.services import archive, crypto, domains, links, outbound, subscriptions
+from oak_maillist.tasks.queue import enqueue_after_commit
+
+log = get_logger(__name__)
+
+POST_JOB = "delivery.send_post"
+VERP_PURPOSE = "verp"
+BATCH_SIZE = 100
+REPLY_TO_MODES = {
+    "none": compose.ReplyTo.NONE,
+    "list": compose.ReplyTo.LIST,
+    "address": compose.ReplyTo.EXPLICIT,
+}
+
+
+async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -> int:
+    """One queued delivery per active, non-digest subscriber, in one statement."""
+    now = utcnow()
+    chosen = select(
+        literal(mlist.id),
+        literal(message.id),
+        Subscriber.id,
+        Subscriber.email,
+        literal("post"),
+        literal(str(DeliveryStatus.QUEUED)),
+        literal(0),
+        literal(now, UtcDateTime),
+        literal(now, UtcDateTime),
+    ).where(
+        Subscriber.list_id == mlist.id,
+        Subscriber.status == SubscriberStatus.ACTIVE,
+        Subscriber.digest_mode == DigestMode.NONE,
+    )
+    columns = [
+        "list_id",
+        "message_id",
+        "subscriber_id",
+        "recipient",
+        "kind",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    result = await session.execute(insert(Delivery).from_select(columns, chosen))
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        enqueue_after_commit(session, POST_JOB, message_id=message.id)
+    log.info("post_fanned_out", list_id=mlist.id, message_id=message.id, deliveries=count)
+    return count
+
+
+async def claim_batch(
+    session: AsyncSession, message_id: int, *, lease: timedelta, limit: int = BATCH_SIZE
+) -> list[Delivery]:
+    """Due deliveries of one post that nobody holds, taken under a lease (compare-and-set)."""
+    now = utcnow()
+    ids = list(
+        await session.scalars(
+            select(Delivery.id)
+            .where(
+                Delivery.message_id == message_id,
+                Delivery.next_attempt_at <= now,
+                outbound.claimable(Delivery, now),
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+    )
+    if not ids:
+        return []
+    lease_until = now + lease
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), outbound.claimable(Delivery, now))
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_until=lease_until,
+            attempts=Delivery.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.status == DeliveryStatus.SENDING,
+            Delivery.lease_until == lease_until,
+        )
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A post composed for the list, ready to be finished per recipient."""
+
+    prepared: compose.Prepared
+    signer: Signer | None
+    body_hash: bytes | None
+    list_local: str
+    domain: str
+
+
+async def compose_post(
+    session: AsyncSession, settings: Settings, message: Message
+) -> Outgoing | None:
+    """Decorate the archived post once for every recipient (None when it cannot be read)."""
+    mlist = await session.get(MailingList, message.list_id)
+    domain = await session.get(Domain, mlist.domain_id) if mlist else None
+    if mlist is None or domain is None:
+        return None
+    raw = await _raw(session, settings, message)
+    if raw is None:
+        return None
+    base = str(settings.server.base_url).rstrip("/")
+    ctx = compose.ListContext(
+        name=mlist.name,
+        address=f"{mlist.local_part}@{domain.name}",
+        list_id=f"{mlist.local_part}.{domain.name}",
+        subject_prefix=mlist.subject_prefix,
+        footer=mlist.footer,
+        reply_to=REPLY_TO_MODES.get(mlist.reply_to_mode, compose.ReplyTo.NONE),
+        reply_to_address=mlist.reply_to_address,
+        help_url=f"{base}/lists/{mlist.id}",
+        subscribe_url=f"{base}/lists/{mlist.id}/subscribe",
+        archive_url=f"{base}/lists/{mlist.id}/archive" if mlist.archive_enabled else "",
+        permalink=(
+            f"{base}/lists/{mlist.id}/archive/{message.id}" if mlist.archive_enabled else ""
+        ),
+        own_domains=frozenset({domain.name}),
+    )
+    prepared = compose.prepare(raw, ctx)
+    signer = None
+    key = domains.dkim_private_key(domain, settings)
+    if key:
+        signer = Signer(domain.dkim_selector, domain.name, key, Algorithm(domain.dkim_algorithm))
+    shared = prepared.shared_body
+    body_hash = signer.body_hash(shared) if signer and shared is not None else None
+    return Outgoing(prepared, signer, body_hash, mlist.local_part, domain.name)
+
+
+async def _raw(session: AsyncSession, settings: Settings, message: Message) -> bytes | None:
+    path = archive.stored_file(settings.archive, message.raw_path)
+    if path is not None:
+        return await asyncio.to_thread(path.read_bytes)
+    if message.inbound_id is not None:
+        inbound = await session.get(InboundMessage, message.inbound_id)
+        if inbound is not None:
+            return inbound.raw
+    return None
+
+
+def envelope_for(
+    outgoing: Outgoing, delivery: Delivery, settings: Settings, verp_key: bytes
+) -> relay.Envelope:
+    """The bytes and return path one recipient gets."""
+    token = links.make_token(
+        settings,
+        subscriptions.UNSUBSCRIBE,
+        subscriber_id=delivery.subscriber_id or 0,
+        list_id=delivery.list_id,
+    )
+    data = compose.for_recipient(
+        outgoing.prepared, compose.RecipientContext(links.one_click_url(settings, token))
+    )
+    if outgoing.signer is not None:
+        data = outgoing.signer.sign(data, body_hash=outgoing.body_hash) + data
+    sender = verp_address(
+        verp_key,
+        list_local=outgoing.list_local,
+        domain=outgoing.domain,
+        subscriber_id=delivery.subscriber_id or 0,
+        message_id=delivery.message_id or 0,
+    )
+    return relay.Envelope(sender, delivery.recipient, data)
+
+
+def verp_key(settings: Settings) -> bytes:
+    return crypto.derive_key(settings.security, VERP_PURPOSE)
+
+
+async def record_results(
+    session: AsyncSession,
+    settings: Settings,
+    ids: list[int],
+    results: list[relay.Result],
+) -> dict[str, int]:
+    """Store each relay answer on its row; returns counts by resulting status."""
+    counts: dict[str, int] = {}
+    rows = {
+        row.id: row for row in await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))
+    }
+    for delivery_id, result in zip(ids, results, strict=True):
+        row = rows.get(delivery_id)
+        if row is None:
+            continue
+        attempt = outbound.record(row, result, settings)
+        counts[str(attempt.status)] = counts.get(str(attempt.status), 0) + 1
+    return counts
+
+
+async def due_message_ids(session: AsyncSession, *, limit: int = 200) -> list[int]:
+    """Posts with deliveries the sweeper should hand out again."""
+    now = utcnow()
+    rows = await session.scalars(
+        select(Delivery.message_id)
+        .where(
+            Delivery.message_id.is_not(None),
+            Delivery.next_attempt_at <= now,
+            outbound.claimable(Delivery, now),
+        )
+        .group_by(Delivery.message_id)
+        .limit(limit)
+    )
+    return [message_id for message_id in rows if message_id is not None]
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    message_id: int,
+    *,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Delivery], int]:
+    conditions = [Delivery.message_id == message_id]
+    if status:
+        conditions.append(Delivery.status == status)
+    total = await session.scalar(select(func.count(Delivery.id)).where(*conditions)) or 0
+    rows = await session.scalars(
+        select(Delivery).where(*conditions).order_by(Delivery.id).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+async def status_counts(session: AsyncSession, message_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(Delivery.status, func.count(Delivery.id))
+        .where(Delivery.message_id == message_id)
+        .group_by(Delivery.status)
+    )
+    return {str(status): int(count) for status, count in rows.all()}
