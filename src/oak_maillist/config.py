@@ -119,6 +119,8 @@ class IncomingSmtpSettings(Section):
     max_connections: int = Field(default=200, ge=1, le=100000)
     idle_timeout: int = Field(default=300, ge=5, le=3600)
     rate_limit_per_minute: int = Field(default=120, ge=0)
+    # Clients the rate limit does not apply to: the local MTA that hands mail over.
+    rate_limit_exempt: list[str] = ["127.0.0.1", "::1"]
     tls_cert_file: str = ""
     tls_key_file: str = ""
     lmtp_enabled: bool = False
@@ -191,6 +193,13 @@ class ArchiveSettings(Section):
     max_attachment_size_mb: int = Field(default=10, ge=0, le=1024)
 
 
+class ModerationSettings(Section):
+    # Held posts nobody decided on expire after this many days (the raw message is kept).
+    hold_expiry_days: int = Field(default=14, ge=1, le=365)
+    # Notices to one poster about held or rejected posts, at most this many a day.
+    max_notices_per_sender_per_day: int = Field(default=10, ge=0, le=1000)
+
+
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     format: Literal["pretty", "json"] = "json"
@@ -220,6 +229,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     ai_moderation: AiModerationSettings = AiModerationSettings()
     archive: ArchiveSettings = ArchiveSettings()
+    moderation: ModerationSettings = ModerationSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

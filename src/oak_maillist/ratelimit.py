@@ -45,5 +45,9 @@ class Limiter:
             reset, _remaining = await self.strategy.get_window_stats(item, name, *keys)
             raise RateLimitedError(retry_after=max(1, math.ceil(reset - time.time())))
 
+    async def allow(self, item: RateLimitItem, name: str, *keys: str) -> bool:
+        """Count one event under a limit built from configuration; False once over it."""
+        return await self.strategy.hit(item, name, *keys)
+
     async def reset(self) -> None:
         await self.storage.reset()

@@ -58,6 +58,9 @@ async def run(runtime: Runtime, roles: set[str]) -> None:
             )
         if "worker" in roles:
             runtime.components["worker"] = "running"
+            # Work a killed process left behind is picked up now, not at the next sweep.
+            await queue.enqueue("inbound.sweep", grace_seconds=0)
+            await queue.enqueue("outbound.sweep")
         if "scheduler" in roles:
             tasks.append(asyncio.create_task(run_scheduler(broker, stop)))
             runtime.components["scheduler"] = "running"

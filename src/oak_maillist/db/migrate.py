@@ -16,6 +16,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Full-text search lives outside the models (revision c3f8a1d2e4b5): SQLite's FTS5 tables and
+# their shadow tables, PostgreSQL's messages_search table, MariaDB's FULLTEXT indexes and its
+# generated column of CJK bigrams. Autogenerate must neither drop nor report them.
+SEARCH_TABLE_PREFIX = "messages_search"
+SEARCH_INDEX_PREFIX = "ix_messages_search_"
+SEARCH_COLUMNS = frozenset({"search_cjk"})
 
 
 def alembic_config() -> Config:
@@ -73,12 +79,34 @@ async def drift(engine: AsyncEngine) -> list[Any]:
         )
 
 
+def is_search_object(type_: str, name: str | None) -> bool:
+    """Whether a reflected table, index or column belongs to the archive search."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name.startswith(SEARCH_TABLE_PREFIX)
+    if type_ == "index":
+        return name.startswith(SEARCH_INDEX_PREFIX)
+    return type_ == "column" and name in SEARCH_COLUMNS
+
+
+def include_object(
+    _object: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's filter: leave out search objects that exist only in the database."""
+    return not (reflected and compare_to is None and is_search_object(type_, name))
+
+
 def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def _context_options(connection: Connection) -> dict[str, Any]:
-    return {"compare_type": True, "render_as_batch": connection.dialect.name == "sqlite"}
+    return {
+        "compare_type": True,
+        "render_as_batch": connection.dialect.name == "sqlite",
+        "include_object": include_object,
+    }
 
 
 async def _run(engine: AsyncEngine, action: Any, revision: str) -> None:

@@ -57,6 +57,7 @@ class Message(IdMixin, Base):
         Index("ix_messages_list_received", "list_id", "received_at"),
         Index("ix_messages_list_msgid", "list_id", "message_id_hash"),
         Index("ix_messages_thread", "thread_id", "thread_order"),
+        Index("ix_messages_list_parent_ref", "list_id", "parent_ref_hash"),
     )
 
     list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"))
@@ -69,6 +70,9 @@ class Message(IdMixin, Base):
     parent_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("messages.id", ondelete="SET NULL")
     )
+    # SHA-256 of the Message-ID this post replies to, kept while that parent is missing so
+    # that the parent adopts it when it arrives (mail often arrives out of order).
+    parent_ref_hash: Mapped[str | None] = mapped_column(String(64))
     thread_order: Mapped[int] = mapped_column(Integer, default=0)
     thread_depth: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str] = mapped_column(String(998), default="")

@@ -35,6 +35,8 @@ class HeldMessage(IdMixin, Base):
     # The first reason's code (nonmember, moderated, size, ai_flagged, ...) for filtering.
     reason: Mapped[str] = mapped_column(String(50))
     reasons: Mapped[list[str]] = mapped_column(JsonText, default=list)
+    # The posting-chain rule that held the post: approval resumes the chain after it.
+    rule: Mapped[str] = mapped_column(String(30), default="")
     status: Mapped[str] = mapped_column(String(20), default=HeldStatus.PENDING)
     ai_result_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("ai_moderation_results.id", ondelete="SET NULL"), index=True

@@ -7,8 +7,16 @@ import enum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.errors import ForbiddenError, NotFoundError
-from oak_maillist.models import ListRole, ListRoleName, MailingList, SystemRole, User
+from oak_maillist.errors import ForbiddenError, NotAuthenticatedError, NotFoundError
+from oak_maillist.models import (
+    ListRole,
+    ListRoleName,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    SystemRole,
+    User,
+)
 
 
 class Need(enum.IntEnum):
@@ -82,3 +90,48 @@ async def managed_list_ids(session: AsyncSession, user: User, *, need: Need) -> 
             )
         ).scalars()
     )
+
+
+class ArchiveClosedError(NotFoundError):
+    code = "archive_disabled"
+    template = "This list keeps no archive"
+
+
+async def _is_subscriber(session: AsyncSession, list_id: int, user: User) -> bool:
+    found = await session.scalar(
+        select(Subscriber.id)
+        .where(
+            Subscriber.list_id == list_id,
+            Subscriber.email_normalized == user.email_normalized,
+            Subscriber.status == SubscriberStatus.ACTIVE,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def readable_archive(
+    session: AsyncSession, list_id: int, user: User | None, *, archiving: bool
+) -> MailingList:
+    """The list whose archive `user` may read (None: anonymous).
+
+    A public list with a public archive is open to everyone; otherwise readers are its
+    active subscribers (by their account's address), moderators, owners and administrators.
+    A private list stays invisible (404) to everyone else; `archiving` is archive.enabled.
+    """
+    mlist = await session.get(MailingList, list_id)
+    if mlist is None:
+        raise ListNotFoundError(list_id=list_id)
+    level = await list_level(session, list_id, user)
+    member = level is not None or (
+        user is not None and await _is_subscriber(session, list_id, user)
+    )
+    if not member and mlist.visibility != "public":
+        raise ListNotFoundError(list_id=list_id)
+    if not archiving or not mlist.archive_enabled:
+        raise ArchiveClosedError
+    if member or (mlist.archive_public and mlist.visibility == "public"):
+        return mlist
+    if user is None:
+        raise NotAuthenticatedError
+    raise ForbiddenError

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oak_maillist.db.types import utcnow
 from oak_maillist.mail.addresses import ListAddress, candidate_readings
-from oak_maillist.models import Domain, InboundMessage, MailingList
+from oak_maillist.models import Domain, InboundMessage, InboundStatus, MailingList
+from oak_maillist.tasks.queue import enqueue_after_commit
+
+PROCESS_JOB = "inbound.process"
+# After this many failed attempts a message is parked as failed for an administrator.
+MAX_ATTEMPTS = 5
+# A freshly stored message is handed to the broker at once; the sweeper waits this long
+# before it hands it out again (the hand-off was lost, or the process died).
+SWEEP_GRACE = timedelta(seconds=30)
 
 
 class RecipientStatus(enum.StrEnum):
@@ -79,4 +89,61 @@ async def accept(
     )
     session.add(message)
     await session.flush()
+    enqueue_after_commit(session, PROCESS_JOB, inbound_id=message.id)
     return message.id
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        InboundMessage.status == InboundStatus.RECEIVED,
+        (InboundMessage.status == InboundStatus.PROCESSING) & (InboundMessage.lease_until < now),
+    )
+
+
+async def claim(session: AsyncSession, inbound_id: int, *, lease: timedelta) -> bool:
+    """Take a stored message for processing unless another worker holds it (compare-and-set)."""
+    now = utcnow()
+    claimed = await session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, _claimable(now))
+        .values(
+            status=InboundStatus.PROCESSING,
+            lease_until=now + lease,
+            attempts=InboundMessage.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(claimed, "rowcount", 0) == 1
+
+
+async def record_failure(session: AsyncSession, inbound_id: int, error: str) -> InboundStatus:
+    """Processing raised: try again later, or park the message after MAX_ATTEMPTS."""
+    row = await session.get(InboundMessage, inbound_id, populate_existing=True)
+    if row is None:
+        return InboundStatus.FAILED
+    row.error = error[:4000]
+    row.lease_until = None
+    row.status = InboundStatus.FAILED if row.attempts >= MAX_ATTEMPTS else InboundStatus.RECEIVED
+    return InboundStatus(row.status)
+
+
+async def due_ids(
+    session: AsyncSession, *, grace: timedelta | None = None, limit: int = 500
+) -> list[int]:
+    """Stored messages nobody is processing: new ones past the grace time, expired leases."""
+    now = utcnow()
+    grace = SWEEP_GRACE if grace is None else grace
+    rows = await session.scalars(
+        select(InboundMessage.id)
+        .where(
+            or_(
+                (InboundMessage.status == InboundStatus.RECEIVED)
+                & (InboundMessage.received_at <= now - grace),
+                (InboundMessage.status == InboundStatus.PROCESSING)
+                & (InboundMessage.lease_until < now),
+            )
+        )
+        .order_by(InboundMessage.id)
+        .limit(limit)
+    )
+    return list(rows)

@@ -26,7 +26,7 @@ from oak_maillist.models import (
     User,
     Visibility,
 )
-from oak_maillist.services import activity
+from oak_maillist.services import activity, system_settings
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.domains import get_domain
 
@@ -107,9 +107,14 @@ async def create_list(
     owner_ids: list[int] | None = None,
     **fields: Any,
 ) -> MailingList:
-    """A new active list; the creator and any given users become its owners."""
+    """A new active list; the creator and any given users become its owners.
+
+    Settings not in `fields` take the site's defaults for new lists (system_settings).
+    """
     domain = await get_domain(session, domain_id)
     local = check_local_part(local_part)
+    defaults = (await system_settings.load(session)).list_defaults.model_dump(mode="json")
+    fields = defaults | fields
     _check_settings(fields)
     address = f"{local}@{domain.name}"
     mlist = MailingList(domain_id=domain.id, local_part=local, **fields)

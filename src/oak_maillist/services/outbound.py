@@ -6,11 +6,12 @@ the sweeper finds it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
@@ -19,7 +20,7 @@ from oak_maillist.delivery import relay
 from oak_maillist.delivery.relay import Outcome, RelayConfig
 from oak_maillist.logging import get_logger
 from oak_maillist.metrics import DELIVERIES
-from oak_maillist.models import DeliveryStatus, Domain, MailingList, OutboundMessage
+from oak_maillist.models import Delivery, DeliveryStatus, Domain, MailingList, OutboundMessage
 
 __all__ = ["OutboundMessage", "queue"]
 from oak_maillist.services import crypto
@@ -48,6 +49,28 @@ async def queue(
     return row
 
 
+def claimable(model: type[OutboundMessage] | type[Delivery], now: datetime) -> ColumnElement[bool]:
+    """Rows nobody holds: queued, deferred, or held by a worker whose lease ran out."""
+    return or_(
+        model.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)),
+        (model.status == DeliveryStatus.SENDING) & (model.lease_until < now),
+    )
+
+
+async def sent_since(
+    session: AsyncSession, *, recipient: str, kinds: Iterable[str], since: datetime
+) -> int:
+    """How many messages of these kinds were queued for `recipient` since a moment."""
+    count = await session.scalar(
+        select(func.count(OutboundMessage.id)).where(
+            OutboundMessage.recipient == recipient,
+            OutboundMessage.kind.in_(list(kinds)),
+            OutboundMessage.created_at >= since,
+        )
+    )
+    return count or 0
+
+
 async def claim(
     session: AsyncSession, outbound_id: int, *, lease: timedelta
 ) -> OutboundMessage | None:
@@ -58,11 +81,7 @@ async def claim(
         .where(
             OutboundMessage.id == outbound_id,
             OutboundMessage.next_attempt_at <= now,
-            or_(
-                OutboundMessage.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)),
-                (OutboundMessage.status == DeliveryStatus.SENDING)
-                & (OutboundMessage.lease_until < now),
-            ),
+            claimable(OutboundMessage, now),
         )
         .values(
             status=DeliveryStatus.SENDING,
@@ -76,7 +95,9 @@ async def claim(
     return await session.get(OutboundMessage, outbound_id, populate_existing=True)
 
 
-async def relay_for(session: AsyncSession, row: OutboundMessage, settings: Settings) -> RelayConfig:
+async def relay_for(
+    session: AsyncSession, row: OutboundMessage | Delivery, settings: Settings
+) -> RelayConfig:
     """The list's domain relay when it has one, else the global smtp.outgoing."""
     config = RelayConfig.from_settings(settings.smtp.outgoing)
     if row.list_id is None:
@@ -121,7 +142,7 @@ def next_retry(
     return None if now + delay > give_up else now + delay
 
 
-def record(row: OutboundMessage, result: relay.Result, settings: Settings) -> Attempt:
+def record(row: OutboundMessage | Delivery, result: relay.Result, settings: Settings) -> Attempt:
     """Apply one relay answer to the row: sent, deferred with a retry time, or failed."""
     now = utcnow()
     row.last_code = result.code
@@ -138,7 +159,8 @@ def record(row: OutboundMessage, result: relay.Result, settings: Settings) -> At
     DELIVERIES.labels(str(row.status)).inc()
     log.info(
         "outbound_attempt",
-        outbound_id=row.id,
+        table=row.__tablename__,
+        row_id=row.id,
         kind=row.kind,
         status=str(row.status),
         code=result.code,
@@ -154,11 +176,7 @@ async def due_ids(session: AsyncSession, *, limit: int = 500) -> list[int]:
         select(OutboundMessage.id)
         .where(
             OutboundMessage.next_attempt_at <= now,
-            or_(
-                OutboundMessage.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)),
-                (OutboundMessage.status == DeliveryStatus.SENDING)
-                & (OutboundMessage.lease_until < now),
-            ),
+            claimable(OutboundMessage, now),
         )
         .order_by(OutboundMessage.next_attempt_at)
         .limit(limit)

@@ -1,4 +1,7 @@
-"""Subscribers of a list: listing, owner changes and the CSV export (import: csv_import)."""
+"""Subscribers of a list: listing, owner changes, approving requests, the CSV export.
+
+The CSV import is in csv_import; joining by mail and invitations in subscriptions, invitations.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ from sqlalchemy import ColumnElement, Row, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oak_maillist.config import Settings
 from oak_maillist.db.types import utcnow
 from oak_maillist.errors import ConflictError, NotFoundError
 from oak_maillist.models import DigestMode, MailingList, Subscriber, SubscriberStatus, User
-from oak_maillist.services import activity
+from oak_maillist.services import activity, subscriptions
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.csv_import import neutralise
 from oak_maillist.services.users import normalize_email
@@ -29,6 +33,11 @@ SUBSCRIBED = frozenset({SubscriberStatus.ACTIVE, SubscriberStatus.DISABLED})
 class SubscriberNotFoundError(NotFoundError):
     code = "subscriber_not_found"
     template = "Subscriber {subscriber_id} is not on this list"
+
+
+class RequestNotFoundError(NotFoundError):
+    code = "subscription_request_not_found"
+    template = "Subscriber {subscriber_id} is not waiting for approval on this list"
 
 
 class SubscriberExistsError(ConflictError):
@@ -180,6 +189,78 @@ async def remove_subscriber(
     await session.delete(subscriber)
     await session.flush()
     await _record(session, "subscriber.removed", subscriber, actor, origin)
+
+
+async def list_awaiting(
+    session: AsyncSession, *, list_id: int, offset: int, limit: int
+) -> tuple[list[Subscriber], int]:
+    """Confirmed addresses waiting for an owner's approval, longest waiting first."""
+    conditions = _filters(list_id, status=SubscriberStatus.AWAITING_APPROVAL)
+    count = select(func.count()).select_from(Subscriber).where(*conditions)
+    total = (await session.execute(count)).scalar_one()
+    page = (
+        select(Subscriber)
+        .where(*conditions)
+        .order_by(Subscriber.updated_at, Subscriber.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.execute(page)).scalars()), int(total)
+
+
+async def _awaiting(session: AsyncSession, mlist: MailingList, subscriber_id: int) -> Subscriber:
+    subscriber = await session.get(Subscriber, subscriber_id)
+    if (
+        subscriber is None
+        or subscriber.list_id != mlist.id
+        or subscriber.status != SubscriberStatus.AWAITING_APPROVAL
+    ):
+        raise RequestNotFoundError(subscriber_id=subscriber_id)
+    return subscriber
+
+
+async def approve(
+    session: AsyncSession,
+    mlist: MailingList,
+    subscriber_id: int,
+    *,
+    actor: User,
+    origin: Origin,
+    settings: Settings,
+) -> Subscriber:
+    """Let a waiting address in: it becomes active and gets the welcome mail."""
+    subscriber = await _awaiting(session, mlist, subscriber_id)
+    await subscriptions.activate(session, mlist, subscriber, settings=settings)
+    await session.flush()
+    await _record(session, "subscriber.approved", subscriber, actor, origin)
+    return subscriber
+
+
+async def reject(
+    session: AsyncSession,
+    mlist: MailingList,
+    subscriber_id: int,
+    *,
+    reason: str,
+    actor: User,
+    origin: Origin,
+    settings: Settings,
+) -> None:
+    """Turn a waiting address away: it is told (with the reason, if given) and removed."""
+    subscriber = await _awaiting(session, mlist, subscriber_id)
+    await subscriptions.send_mail(
+        session,
+        mlist,
+        template="subscription_rejected",
+        recipient=subscriber.email,
+        language=subscriber.language,
+        settings=settings,
+        address=subscriber.email,
+        rejection_reason=reason,
+    )
+    await _record(session, "subscriber.rejected", subscriber, actor, origin, reason=reason)
+    await session.delete(subscriber)
+    await session.flush()
 
 
 async def _record(

@@ -6,11 +6,12 @@ and only the mailbox owner sees what happened.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
@@ -19,11 +20,14 @@ from oak_maillist.errors import ForbiddenError, NotFoundError
 from oak_maillist.mail.compose import notice
 from oak_maillist.models import (
     Domain,
+    ListRole,
+    ListRoleName,
     MailingList,
     Subscriber,
     SubscriberStatus,
     SubscriptionPolicy,
     SubscriptionRequest,
+    User,
 )
 from oak_maillist.services import activity, links, outbound, templates, users
 from oak_maillist.services.activity import Origin
@@ -67,6 +71,7 @@ async def send_mail(
     recipient: str,
     language: str,
     settings: Settings,
+    reply_to: str | None = None,
     **context: Any,
 ) -> int:
     """Render a template for one recipient and queue it through the outbound relay path."""
@@ -83,6 +88,7 @@ async def send_mail(
         body=rendered.body,
         domain=domain.name,
         list_id_header=f"{mlist.name} <{mlist.local_part}.{domain.name}>",
+        reply_to=reply_to,
     )
     row = await outbound.queue(
         session,
@@ -96,7 +102,8 @@ async def send_mail(
     return row.id
 
 
-async def _subscriber(session: AsyncSession, list_id: int, key: str) -> Subscriber | None:
+async def find_subscriber(session: AsyncSession, list_id: int, key: str) -> Subscriber | None:
+    """The list's subscriber with this address key (users.normalize_email), if any."""
     return (
         await session.execute(
             select(Subscriber).where(
@@ -123,7 +130,7 @@ async def request_subscription(
     if mlist.subscription_policy == SubscriptionPolicy.INVITE:
         raise ListClosedError(reason="it is invite-only")
     address, key = users.normalize_email(email)
-    subscriber = await _subscriber(session, mlist.id, key)
+    subscriber = await find_subscriber(session, mlist.id, key)
     if subscriber is not None and subscriber.status in (
         SubscriberStatus.ACTIVE,
         SubscriberStatus.AWAITING_APPROVAL,
@@ -136,28 +143,7 @@ async def request_subscription(
     subscriber.status, subscriber.name = SubscriberStatus.PENDING, name[:200]
     subscriber.language, subscriber.digest_mode = language, digest_mode
     await session.flush()
-    raw = new_token()
-    session.add(
-        SubscriptionRequest(
-            list_id=mlist.id,
-            subscriber_id=subscriber.id,
-            kind="confirm",
-            email_normalized=key,
-            token_hash=token_hash(raw),
-            expires_at=utcnow() + CONFIRM_LIFETIME,
-        )
-    )
-    await send_mail(
-        session,
-        mlist,
-        template="confirm",
-        recipient=address,
-        language=language,
-        settings=settings,
-        address=address,
-        confirm_url=links.page_url(settings, "subscribe/confirm", raw),
-        expires_hours=int(CONFIRM_LIFETIME.total_seconds() // 3600),
-    )
+    await ask_confirmation(session, mlist, subscriber, settings=settings)
     await activity.record(
         session,
         "subscriber.requested",
@@ -167,6 +153,72 @@ async def request_subscription(
         target_id=subscriber.id,
         list_id=mlist.id,
     )
+
+
+async def ask_confirmation(
+    session: AsyncSession,
+    mlist: MailingList,
+    subscriber: Subscriber,
+    *,
+    settings: Settings,
+    preapproved: bool = False,
+) -> None:
+    """Store a single-use confirmation token and mail its link to the subscriber's address."""
+    await ask_confirmations(
+        session, mlist, [subscriber], settings=settings, preapproved=preapproved
+    )
+
+
+async def ask_confirmations(
+    session: AsyncSession,
+    mlist: MailingList,
+    subscribers: Sequence[Subscriber],
+    *,
+    settings: Settings,
+    preapproved: bool = False,
+) -> None:
+    """`ask_confirmation` for many subscribers of one list, their tokens stored at once.
+
+    `preapproved`: an owner put the addresses on the list (a CSV import), so confirming
+    needs no owner's approval afterwards.
+    """
+    if not subscribers:
+        return
+    raw = {subscriber.id: new_token() for subscriber in subscribers}
+    expires_at = utcnow() + CONFIRM_LIFETIME
+    data = {"preapproved": True} if preapproved else {}
+    await session.execute(
+        insert(SubscriptionRequest),
+        [
+            {
+                "list_id": mlist.id,
+                "subscriber_id": subscriber.id,
+                "kind": "confirm",
+                "email_normalized": subscriber.email_normalized,
+                "token_hash": token_hash(raw[subscriber.id]),
+                "data": data,
+                "expires_at": expires_at,
+            }
+            for subscriber in subscribers
+        ],
+    )
+    # Referenced here, the domain stays in the session's identity map (which holds objects
+    # weakly), so each mail's lookups of it (sender, `list` variable) need no query.
+    _held_domain = await _domain(session, mlist)
+    for subscriber in subscribers:
+        await send_mail(
+            session,
+            mlist,
+            template="confirm",
+            recipient=subscriber.email,
+            language=subscriber.language,
+            settings=settings,
+            # Replying to the mail confirms too (the -confirm+TOKEN address).
+            reply_to=f"{mlist.local_part}-confirm+{raw[subscriber.id]}@{_held_domain.name}",
+            address=subscriber.email,
+            confirm_url=links.page_url(settings, "subscribe/confirm", raw[subscriber.id]),
+            expires_hours=int(CONFIRM_LIFETIME.total_seconds() // 3600),
+        )
 
 
 async def confirm(
@@ -192,8 +244,10 @@ async def confirm(
     mlist = await session.get(MailingList, request.list_id)
     if subscriber is None or mlist is None or not mlist.is_active:
         raise TokenInvalidError
-    if mlist.subscription_policy == SubscriptionPolicy.APPROVAL:
+    approved = bool(request.data.get("preapproved"))
+    if mlist.subscription_policy == SubscriptionPolicy.APPROVAL and not approved:
         subscriber.status = SubscriberStatus.AWAITING_APPROVAL
+        await notify_owners(session, mlist, subscriber, settings=settings)
     else:
         await activate(session, mlist, subscriber, settings=settings)
     await activity.record(
@@ -232,6 +286,34 @@ async def activate(
         list_address=f"{mlist.local_part}@{domain.name}",
         help_address=f"{mlist.local_part}-request@{domain.name}",
     )
+
+
+async def notify_owners(
+    session: AsyncSession, mlist: MailingList, subscriber: Subscriber, *, settings: Settings
+) -> None:
+    """Tell each of the list's owners, in their language, that an address waits for them."""
+    owners = await session.execute(
+        select(User)
+        .join(ListRole, ListRole.user_id == User.id)
+        .where(
+            ListRole.list_id == mlist.id,
+            ListRole.role == ListRoleName.OWNER,
+            User.is_active.is_(True),
+        )
+        .order_by(User.id)
+    )
+    for owner in owners.scalars():
+        await send_mail(
+            session,
+            mlist,
+            template="subscription_request",
+            recipient=owner.email,
+            language=owner.language,
+            settings=settings,
+            requester_address=subscriber.email,
+            requester_name=subscriber.name,
+            requests_url=f"{settings.server.public_url}/lists/{mlist.id}/requests",
+        )
 
 
 def _token(settings: Settings, purpose: str, subscriber: Subscriber) -> str:

@@ -9,9 +9,28 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.db.types import utcnow
-from oak_maillist.models import SystemSetting
+from oak_maillist.models import PostingPolicy, SubscriptionPolicy, SystemSetting, Visibility
 
 RegistrationMode = Literal["open", "invite", "closed"]
+NonmemberAction = Literal["hold", "reject", "discard"]
+MIN_LIST_MESSAGE_SIZE = 1024
+MAX_LIST_MESSAGE_SIZE = 100 * 1024 * 1024
+
+
+class ListDefaults(BaseModel):
+    """What a new list gets for each of these settings when its creator does not say."""
+
+    visibility: Visibility = Visibility.PUBLIC
+    subscription_policy: SubscriptionPolicy = SubscriptionPolicy.OPEN
+    posting_policy: PostingPolicy = PostingPolicy.MEMBERS
+    nonmember_action: NonmemberAction = "hold"
+    max_message_size: int = Field(
+        default=10 * 1024 * 1024, ge=MIN_LIST_MESSAGE_SIZE, le=MAX_LIST_MESSAGE_SIZE
+    )
+    archive_enabled: bool = True
+    archive_public: bool = False
+    language: Literal["en", "zh-CN"] = "en"
+    ai_moderation_enabled: bool = False
 
 
 class SystemSettings(BaseModel):
@@ -20,6 +39,7 @@ class SystemSettings(BaseModel):
     registration_mode: RegistrationMode = "open"
     site_name: str = Field(default="Oak Maillist", min_length=1, max_length=100)
     default_language: Literal["en", "zh-CN"] = "en"
+    list_defaults: ListDefaults = Field(default_factory=ListDefaults)
 
 
 async def load(session: AsyncSession) -> SystemSettings:
@@ -31,16 +51,21 @@ async def load(session: AsyncSession) -> SystemSettings:
 async def update(
     session: AsyncSession, changes: dict[str, Any], *, actor_id: int | None
 ) -> SystemSettings:
-    """Validate and store changed keys; returns the settings after the change."""
-    merged = (await load(session)).model_dump() | changes
-    valid = SystemSettings.model_validate(merged)
+    """Validate and store changed keys; returns the settings after the change.
+
+    `list_defaults` may be given in part: the keys it holds replace the stored ones.
+    """
+    current = (await load(session)).model_dump(mode="json")
+    if isinstance(changes.get("list_defaults"), dict):
+        changes = changes | {"list_defaults": current["list_defaults"] | changes["list_defaults"]}
+    valid = SystemSettings.model_validate(current | changes)
+    stored = valid.model_dump(mode="json")
     for key in changes:
         row = await session.get(SystemSetting, key)
-        value = getattr(valid, key)
         if row is None:
-            session.add(SystemSetting(key=key, value=value, updated_by_id=actor_id))
+            session.add(SystemSetting(key=key, value=stored[key], updated_by_id=actor_id))
         else:
-            row.value = value
+            row.value = stored[key]
             row.updated_by_id = actor_id
             row.updated_at = utcnow()
     await session.flush()

@@ -140,6 +140,18 @@ VARIABLES: dict[str, tuple[str, Any]] = {
     "period": ("The period covered, formatted", "2026-11-23"),
     "kind": ("daily or weekly", "daily"),
     "messages": ("The messages: each has subject, sender, date, text", _MESSAGES),
+    "invite_note": ("The inviter's personal note; may be empty", "Join us for the 2.0 release!"),
+    "requester_address": ("The address asking to join", "ada@example.org"),
+    "requester_name": ("The name the requester gave; may be empty", "Ada Lovelace"),
+    "requests_url": ("The list's subscription requests", f"{_URL}/lists/dev/requests"),
+    "rejection_reason": ("Why the owners declined; may be empty", "Members of the team only"),
+    "results": (
+        "What each mail command did, one line each",
+        ["subscribe ada@example.org: a confirmation was sent to ada@example.org"],
+    ),
+    "request_address": ("The list's command address", "dev-request@lists.example.org"),
+    "join_address": ("The list's subscribe address", "dev-join@lists.example.org"),
+    "leave_address": ("The list's unsubscribe address", "dev-leave@lists.example.org"),
 }
 
 
@@ -169,7 +181,24 @@ SPECS: dict[str, TemplateSpec] = {
         ),
         _spec("unsubscribe", "Confirms that an address left the list", "address resubscribe_url"),
         _spec(
-            "invite", "Invites someone to join the list", "address accept_url inviter expires_hours"
+            "list_invite",
+            "Invites someone to join the list, with the inviter's note",
+            "address accept_url inviter expires_hours invite_note",
+        ),
+        _spec(
+            "subscription_request",
+            "Tells the owners that a confirmed address waits for approval",
+            "requester_address requester_name requests_url",
+        ),
+        _spec(
+            "subscription_rejected",
+            "Tells a requester that the owners declined",
+            "address rejection_reason",
+        ),
+        _spec(
+            "command_results",
+            "Answers mail commands (subscribe, unsubscribe, help, confirm)",
+            "results request_address join_address leave_address",
         ),
         _spec(
             "moderation_notice",

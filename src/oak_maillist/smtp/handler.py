@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from limits import parse
 
 from oak_maillist.db.engine import transaction
 from oak_maillist.logging import get_logger
@@ -27,6 +29,31 @@ class ListHandler:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings.smtp.incoming
+        per_minute = self.settings.rate_limit_per_minute
+        self.rate = parse(f"{per_minute}/minute") if per_minute else None
+
+    async def handle_MAIL(  # noqa: N802
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        """Each transaction counts against its client's per-minute limit (0: no limit)."""
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        if self.rate is not None and peer not in self.settings.rate_limit_exempt:
+            try:
+                allowed = await self.runtime.limiter.allow(self.rate, "smtp_ip", peer)
+            except Exception:
+                log.exception("smtp_rate_limit_failed")
+                allowed = True  # the limiter's store is down: accept rather than refuse mail
+            if not allowed:
+                log.info("smtp_rate_limited", peer=peer)
+                return _refuse(replies.RATE_LIMITED)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return replies.SENDER_OK
 
     async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
         self,
@@ -84,7 +111,7 @@ class ListHandler:
                 )
         except Exception:
             log.exception("smtp_store_failed", size=len(raw))
-            return _refuse(replies.STORE_FAILED)
+            return _per_recipient(server, envelope, _refuse(replies.STORE_FAILED))
         MESSAGES_RECEIVED.inc()
         log.info(
             "smtp_message_accepted",
@@ -92,11 +119,18 @@ class ListHandler:
             size=len(raw),
             recipients=len(envelope.rcpt_tos),
         )
-        return replies.ACCEPTED
+        return _per_recipient(server, envelope, replies.ACCEPTED)
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("smtp_session_error", error=type(error).__name__, exc_info=error)
         return _refuse(replies.LOCAL_ERROR)
+
+
+def _per_recipient(server: SMTP, envelope: Envelope, reply: str) -> str:
+    """LMTP answers DATA once per accepted recipient (RFC 2033 §4.2); SMTP once."""
+    if isinstance(server, LMTP):
+        return "\r\n".join([reply] * max(1, len(envelope.rcpt_tos)))
+    return reply
 
 
 def _declared_size(envelope: Envelope) -> int:

@@ -13,6 +13,7 @@ TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 MESSAGE_TOO_BIG = "552 5.3.4 Message is larger than this list accepts"
 STORE_FAILED = "451 4.3.0 Could not store the message; try again later"
 TOO_BUSY = "421 4.7.0 Too many connections; try again later"
+RATE_LIMITED = "450 4.7.1 Too many messages from your address; try again later"
 LOCAL_ERROR = "451 4.3.0 Local error; try again later"
 NO_VALID_RECIPIENTS = "554 5.5.1 No valid recipients"
 

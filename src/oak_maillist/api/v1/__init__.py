@@ -6,11 +6,16 @@ from fastapi import APIRouter
 
 from oak_maillist.api.v1 import (
     activity,
+    archive,
     auth,
+    dashboard,
+    deliveries,
     domains,
     lists,
     mfa,
+    moderation,
     passkeys,
+    policies,
     settings,
     setup,
     subscribers,
@@ -35,3 +40,8 @@ router.include_router(lists.router)
 router.include_router(subscribers.router)
 router.include_router(subscriptions.router)
 router.include_router(templates.router)
+router.include_router(dashboard.router)
+router.include_router(policies.router)
+router.include_router(moderation.router)
+router.include_router(archive.router)
+router.include_router(deliveries.router)

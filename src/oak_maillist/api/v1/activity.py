@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from oak_maillist.api.deps import MAX_ID, AdminUser, PageDep, SessionDep
-from oak_maillist.api.v1.schemas.common import Page
+from oak_maillist.api.v1.schemas.common import NO_CONTROL_CHARS, Page
 from oak_maillist.api.v1.schemas.users import ActivityOut
 from oak_maillist.services import activity
 
@@ -20,7 +20,8 @@ async def list_activity(
     session: SessionDep,
     page: PageDep,
     action: Annotated[
-        str | None, Query(max_length=100, description="Action prefix, e.g. auth.")
+        str | None,
+        Query(max_length=100, pattern=NO_CONTROL_CHARS, description="Action prefix, e.g. auth."),
     ] = None,
     actor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Page[ActivityOut]:

@@ -21,7 +21,7 @@ from oak_maillist.api.deps import (
     ReadableList,
     SessionDep,
 )
-from oak_maillist.api.v1.schemas.common import Page
+from oak_maillist.api.v1.schemas.common import NO_CONTROL_CHARS, Page
 from oak_maillist.api.v1.schemas.lists import (
     ListCountsOut,
     ListCreate,
@@ -75,7 +75,10 @@ async def list_lists(
     principal: OptionalUser,
     session: SessionDep,
     page: PageDep,
-    q: Annotated[str | None, Query(max_length=200, description="Search name or address")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_CONTROL_CHARS, description="Search name or address"),
+    ] = None,
 ) -> Page[ListOut]:
     """Lists the caller may see: public ones for everyone, their own, all for administrators."""
     user = principal.user if principal else None
@@ -94,7 +97,8 @@ async def list_lists(
 async def create_list(
     body: ListCreate, admin: AdminUser, session: SessionDep, origin: OriginDep
 ) -> ListOut:
-    fields = body.model_dump(exclude={"domain_id", "local_part", "owner_ids"})
+    """A new list; settings left out take the site's defaults for new lists (administrators)."""
+    fields = body.model_dump(exclude={"domain_id", "local_part", "owner_ids"}, exclude_none=True)
     for owner_id in body.owner_ids:
         await users.get_user(session, owner_id)
     mlist = await lists.create_list(

@@ -1,4 +1,4 @@
-"""Subscribers of a list: listing, changes, CSV import and export."""
+"""Subscribers of a list: listing, changes, approving requests, CSV import and export."""
 
 from __future__ import annotations
 
@@ -15,15 +15,17 @@ from oak_maillist.api.deps import (
     OwnedList,
     PageDep,
     SessionDep,
+    SettingsDep,
 )
-from oak_maillist.api.v1.schemas.common import Page
+from oak_maillist.api.v1.schemas.common import NO_CONTROL_CHARS, Page
 from oak_maillist.api.v1.schemas.subscribers import (
-    NO_CONTROL_CHARS,
     ImportResult,
     ImportRowError,
+    RejectIn,
     SubscriberCreate,
     SubscriberOut,
     SubscriberUpdate,
+    SubscriptionRequestOut,
 )
 from oak_maillist.db.types import utcnow
 from oak_maillist.models import DigestMode, SubscriberStatus
@@ -101,13 +103,18 @@ async def import_subscribers(
     ],
     principal: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     origin: OriginDep,
     dry_run: Annotated[bool, Query(description="Check and report, write nothing")] = False,
     mode: Annotated[
-        Literal["active"], Query(description="active: the owner asserts consent")
+        Literal["active", "confirm"],
+        Query(
+            description="active: the owner asserts consent; confirm: each new address is "
+            f"mailed a confirmation link (at most {csv_import.MAX_CONFIRM_ROWS:,} rows)"
+        ),
     ] = "active",
 ) -> ImportResult:
-    """Add the new, valid rows as active subscribers; report every rejected row (owners)."""
+    """Add the new, valid rows; report every rejected row (owners)."""
     report = await csv_import.import_csv(
         session,
         mlist,
@@ -117,6 +124,7 @@ async def import_subscribers(
         filename=file.filename or "",
         actor=principal.user,
         origin=origin,
+        settings=settings,
     )
     return ImportResult(
         dry_run=report.dry_run,
@@ -203,3 +211,60 @@ async def remove_subscriber(
         session, list_id=mlist.id, subscriber_id=subscriber_id
     )
     await subscribers.remove_subscriber(session, subscriber, actor=principal.user, origin=origin)
+
+
+@router.get("/{list_id}/subscription-requests")
+async def list_subscription_requests(
+    mlist: OwnedList, session: SessionDep, page: PageDep
+) -> Page[SubscriptionRequestOut]:
+    """Confirmed addresses waiting for approval, longest waiting first (owners)."""
+    rows, total = await subscribers.list_awaiting(
+        session, list_id=mlist.id, offset=page.offset, limit=page.per_page
+    )
+    return Page(
+        items=[SubscriptionRequestOut.model_validate(row) for row in rows],
+        total=total,
+        page=page.page,
+        per_page=page.per_page,
+    )
+
+
+@router.post("/{list_id}/subscription-requests/{subscriber_id}/approve")
+async def approve_subscription_request(
+    mlist: OwnedList,
+    subscriber_id: IdPath,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+) -> SubscriberOut:
+    """The address becomes an active subscriber and gets the welcome mail (owners)."""
+    subscriber = await subscribers.approve(
+        session, mlist, subscriber_id, actor=principal.user, origin=origin, settings=settings
+    )
+    return SubscriberOut.model_validate(subscriber)
+
+
+@router.post(
+    "/{list_id}/subscription-requests/{subscriber_id}/reject",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def reject_subscription_request(
+    mlist: OwnedList,
+    subscriber_id: IdPath,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+    body: RejectIn | None = None,
+) -> None:
+    """The requester is told, with the reason if one is given, and removed (owners)."""
+    await subscribers.reject(
+        session,
+        mlist,
+        subscriber_id,
+        reason=body.reason if body else "",
+        actor=principal.user,
+        origin=origin,
+        settings=settings,
+    )

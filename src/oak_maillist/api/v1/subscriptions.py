@@ -1,4 +1,5 @@
-"""Public pages' API: subscribe, confirm, unsubscribe (also RFC 8058 one-click), preferences."""
+"""Joining and leaving: the public pages' API (subscribe, confirm, unsubscribe, RFC 8058
+one-click, preferences, accepting an invitation) and the owners' invitations."""
 
 from __future__ import annotations
 
@@ -8,11 +9,23 @@ from fastapi import APIRouter, Form, Query, status
 
 from oak_maillist.api.deps import (
     OPTIONAL_AUTH,
+    CurrentUser,
+    IdPath,
     LimiterDep,
     OriginDep,
+    OwnedList,
+    PageDep,
     ReadableList,
     SessionDep,
     SettingsDep,
+)
+from oak_maillist.api.v1.schemas.common import NO_CONTROL_CHARS, Page
+from oak_maillist.api.v1.schemas.invitations import (
+    InvitationPreview,
+    ListInvitationCreate,
+    ListInvitationOut,
+    ListInvitationsCreated,
+    SkippedInvitee,
 )
 from oak_maillist.api.v1.schemas.subscriptions import (
     PreferencesIn,
@@ -23,7 +36,7 @@ from oak_maillist.api.v1.schemas.subscriptions import (
     TokenIn,
 )
 from oak_maillist.models import MailingList, Subscriber
-from oak_maillist.services import subscriptions
+from oak_maillist.services import invitations, subscriptions
 
 router = APIRouter(tags=["subscriptions"])
 
@@ -92,7 +105,7 @@ async def unsubscribe(
 
 @router.post("/subscriptions/one-click")
 async def one_click(
-    token: Annotated[str, Query(min_length=1, max_length=200)],
+    token: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_CONTROL_CHARS)],
     session: SessionDep,
     settings: SettingsDep,
     origin: OriginDep,
@@ -120,7 +133,7 @@ def _preferences(subscriber: Subscriber, mlist: MailingList) -> PreferencesOut:
 
 @router.get("/subscriptions/preferences")
 async def get_preferences(
-    token: Annotated[str, Query(min_length=1, max_length=200)],
+    token: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_CONTROL_CHARS)],
     session: SessionDep,
     settings: SettingsDep,
 ) -> PreferencesOut:
@@ -140,4 +153,88 @@ async def set_preferences(
             settings=settings,
             origin=origin,
         )
+    )
+
+
+@router.post("/lists/{list_id}/invitations", status_code=status.HTTP_201_CREATED)
+async def invite(
+    mlist: OwnedList,
+    body: ListInvitationCreate,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+) -> ListInvitationsCreated:
+    """Mail each address a single-use link to join, valid 7 days (owners)."""
+    report = await invitations.invite(
+        session,
+        mlist,
+        [invitations.Invitee(invitee.email, invitee.name) for invitee in body.invitees],
+        note=body.note,
+        language=body.language or mlist.language,
+        actor=principal.user,
+        origin=origin,
+        settings=settings,
+    )
+    return ListInvitationsCreated(
+        invited=[ListInvitationOut.model_validate(i, from_attributes=True) for i in report.invited],
+        skipped=[SkippedInvitee.model_validate(s, from_attributes=True) for s in report.skipped],
+    )
+
+
+@router.get("/lists/{list_id}/invitations")
+async def list_invitations(
+    mlist: OwnedList, session: SessionDep, page: PageDep
+) -> Page[ListInvitationOut]:
+    """Invitations neither accepted nor expired, newest first (owners)."""
+    rows, total = await invitations.list_pending(
+        session, list_id=mlist.id, offset=page.offset, limit=page.per_page
+    )
+    return Page(
+        items=[ListInvitationOut.model_validate(row, from_attributes=True) for row in rows],
+        total=total,
+        page=page.page,
+        per_page=page.per_page,
+    )
+
+
+@router.delete(
+    "/lists/{list_id}/invitations/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+async def revoke_invitation(
+    mlist: OwnedList,
+    invitation_id: IdPath,
+    principal: CurrentUser,
+    session: SessionDep,
+    origin: OriginDep,
+) -> None:
+    """Withdraw a pending invitation; its link stops working (owners)."""
+    await invitations.revoke(session, mlist, invitation_id, actor=principal.user, origin=origin)
+
+
+@router.get("/subscriptions/invitation")
+async def read_invitation(
+    token: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_CONTROL_CHARS)],
+    session: SessionDep,
+    origin: OriginDep,
+    limiter: LimiterDep,
+) -> InvitationPreview:
+    """The list an invitation link is for (its name and description only)."""
+    await limiter.hit("subscribe_ip", origin.ip)
+    mlist = await invitations.lookup(session, token=token)
+    return InvitationPreview(list_name=mlist.name, list_description=mlist.description)
+
+
+@router.post("/subscriptions/invitation/accept")
+async def accept_invitation(
+    body: TokenIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+    limiter: LimiterDep,
+) -> SubscriptionOut:
+    """The invitation link's button: the address joins and gets the welcome mail; single use."""
+    await limiter.hit("subscribe_ip", origin.ip)
+    return _out(
+        await invitations.accept(session, token=body.token, settings=settings, origin=origin)
     )

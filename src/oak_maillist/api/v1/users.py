@@ -17,7 +17,7 @@ from oak_maillist.api.deps import (
     SettingsDep,
 )
 from oak_maillist.api.v1.schemas.auth import UserOut
-from oak_maillist.api.v1.schemas.common import Page
+from oak_maillist.api.v1.schemas.common import NO_CONTROL_CHARS, Page
 from oak_maillist.api.v1.schemas.users import (
     InvitationCreate,
     InvitationOut,
@@ -38,7 +38,10 @@ async def list_users(
     _admin: AdminUser,
     session: SessionDep,
     page: PageDep,
-    q: Annotated[str | None, Query(max_length=320, description="Search address or name")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=320, pattern=NO_CONTROL_CHARS, description="Search address or name"),
+    ] = None,
     role: Annotated[SystemRole | None, Query()] = None,
     is_active: Annotated[bool | None, Query()] = None,
 ) -> Page[UserOut]:

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 ItemT = TypeVar("ItemT")
 
+# Text without control characters (NUL among them, which the request middleware refuses).
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+
 # An address as people type it: validated by email-validator (no DNS), at most 320 characters.
 EmailAddress = Annotated[EmailStr, Field(max_length=320)]
 

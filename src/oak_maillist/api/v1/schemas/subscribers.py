@@ -7,14 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oak_maillist.api.v1.schemas.common import EmailAddress
+from oak_maillist.api.v1.schemas.common import NO_CONTROL_CHARS, EmailAddress
 from oak_maillist.models import DigestMode, SubscriberStatus
 
 # What an owner may set; pending, invited, awaiting approval and bouncing come from processes.
 OwnerStatus = Literal["active", "disabled", "unsubscribed"]
 Language = Literal["en", "zh-CN"]
 # No control characters: names go into mail headers and CSV files; PostgreSQL refuses NUL.
-NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
 
 
 class SubscriberOut(BaseModel):
@@ -52,6 +51,31 @@ class SubscriberUpdate(BaseModel):
     language: Language | None = None
 
 
+class SubscriptionRequestOut(BaseModel):
+    """A confirmed address waiting for an owner; `id` is its subscriber id."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    language: str
+    digest_mode: DigestMode
+    source: str
+    waiting_since: datetime = Field(validation_alias="updated_at")
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        default="",
+        max_length=1000,
+        pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]*$",
+        description="Told to the requester; may be empty",
+    )
+
+
 class ImportRowError(BaseModel):
     line: int = Field(description="Physical line in the file; the header is line 1")
     email: str
@@ -70,9 +94,11 @@ class ImportRowError(BaseModel):
 
 class ImportResult(BaseModel):
     dry_run: bool = Field(description="True: nothing was written; counts say what would be")
-    mode: Literal["active"]
+    mode: Literal["active", "confirm"]
     total_rows: int = Field(ge=0, description="Data rows read (blank lines not counted)")
-    imported: int = Field(ge=0)
+    imported: int = Field(
+        ge=0, description="Rows added: active, or (mode=confirm) pending and sent a confirmation"
+    )
     skipped: int = Field(ge=0, description="Rejected rows; each one is reported")
     skipped_by_reason: dict[str, int]
     errors: list[ImportRowError] = Field(description="The first 1,000 rejected rows, by line")

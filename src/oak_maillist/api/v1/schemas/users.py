@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oak_maillist.api.v1.schemas.auth import Language
 from oak_maillist.api.v1.schemas.common import EmailAddress
-from oak_maillist.services.system_settings import RegistrationMode
 
 Role = Literal["admin", "user"]
 
@@ -56,20 +55,6 @@ class InvitationOut(BaseModel):
     role: str
     expires_at: datetime
     invite_url: str = Field(description="Registration link carrying the single-use token")
-
-
-class SettingsOut(BaseModel):
-    registration_mode: RegistrationMode
-    site_name: str
-    default_language: Language
-
-
-class SettingsUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    registration_mode: RegistrationMode | None = None
-    site_name: str | None = Field(default=None, min_length=1, max_length=100)
-    default_language: Language | None = None
 
 
 class ActivityOut(BaseModel):
