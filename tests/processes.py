@@ -100,3 +100,10 @@ class Service:
             self.process.wait()
         self._log.close()
         return self.process.returncode, self.log_path.read_text()
+
+    def kill(self) -> str:
+        """SIGKILL, as a crash or the OOM killer would; returns the output so far."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self._log.close()
+        return self.log_path.read_text()

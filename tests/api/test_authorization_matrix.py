@@ -87,6 +87,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/lists/{list_id}/subscribers/{subscriber_id}"): MODERATOR,
     ("PATCH", "/api/v1/lists/{list_id}/subscribers/{subscriber_id}"): OWNER,
     ("DELETE", "/api/v1/lists/{list_id}/subscribers/{subscriber_id}"): OWNER,
+    # owner approval and invitations
+    ("GET", "/api/v1/lists/{list_id}/subscription-requests"): OWNER,
+    ("POST", "/api/v1/lists/{list_id}/subscription-requests/{subscriber_id}/approve"): OWNER,
+    ("POST", "/api/v1/lists/{list_id}/subscription-requests/{subscriber_id}/reject"): OWNER,
+    ("GET", "/api/v1/lists/{list_id}/invitations"): OWNER,
+    ("POST", "/api/v1/lists/{list_id}/invitations"): OWNER,
+    ("DELETE", "/api/v1/lists/{list_id}/invitations/{invitation_id}"): OWNER,
     # subscribing and leaving: public, acting on tokens from mail
     ("POST", "/api/v1/lists/{list_id}/subscribe"): PUBLIC,
     ("POST", "/api/v1/subscriptions/confirm"): PUBLIC,
@@ -94,6 +101,10 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/subscriptions/one-click"): PUBLIC,
     ("GET", "/api/v1/subscriptions/preferences"): PUBLIC,
     ("PUT", "/api/v1/subscriptions/preferences"): PUBLIC,
+    ("GET", "/api/v1/subscriptions/invitation"): PUBLIC,
+    ("POST", "/api/v1/subscriptions/invitation/accept"): PUBLIC,
+    # the dashboard: every signed-in user, scoped to the lists they run
+    ("GET", "/api/v1/dashboard"): USER,
     # templates: site-wide for administrators, per list for owners; preview for list owners
     ("GET", "/api/v1/templates"): ADMIN,
     ("POST", "/api/v1/templates/preview"): OWNER,
@@ -104,6 +115,38 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/lists/{list_id}/templates/{name}/{language}"): OWNER,
     ("PUT", "/api/v1/lists/{list_id}/templates/{name}/{language}"): OWNER,
     ("DELETE", "/api/v1/lists/{list_id}/templates/{name}/{language}"): OWNER,
+    # sender policies: moderators read a list's rules, owners change them, admins the global
+    # ones; a rule by id answers 404 to whoever may not see it
+    ("GET", "/api/v1/lists/{list_id}/policies"): MODERATOR,
+    ("POST", "/api/v1/lists/{list_id}/policies"): OWNER,
+    ("PUT", "/api/v1/lists/{list_id}/policies/order"): OWNER,
+    ("GET", "/api/v1/policies"): ADMIN,
+    ("POST", "/api/v1/policies"): ADMIN,
+    ("PUT", "/api/v1/policies/order"): ADMIN,
+    ("GET", "/api/v1/policies/{policy_id}"): USER,
+    ("PATCH", "/api/v1/policies/{policy_id}"): USER,
+    ("DELETE", "/api/v1/policies/{policy_id}"): USER,
+    # moderation: per list for its moderators; across lists and by id for any signed-in user,
+    # who sees only the lists they moderate (others' held posts are 404)
+    ("GET", "/api/v1/lists/{list_id}/moderation"): MODERATOR,
+    ("GET", "/api/v1/moderation"): USER,
+    ("GET", "/api/v1/moderation/{held_id}"): USER,
+    ("POST", "/api/v1/moderation/{held_id}/approve"): USER,
+    ("POST", "/api/v1/moderation/{held_id}/reject"): USER,
+    ("POST", "/api/v1/moderation/{held_id}/discard"): USER,
+    ("POST", "/api/v1/moderation/bulk"): USER,
+    # archive: the list under test keeps a members-only archive (subscribers and list staff)
+    ("GET", "/api/v1/lists/{list_id}/messages"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/messages/{message_id}"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/messages/{message_id}/raw"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/messages/{message_id}/attachments/{attachment_id}"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/threads"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/threads/{thread_id}"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/threads/{thread_id}/mbox"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/mbox"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/search"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/messages/{message_id}/deliveries"): MODERATOR,
+    ("GET", "/api/v1/lists/{list_id}/bounces"): MODERATOR,
 }
 
 

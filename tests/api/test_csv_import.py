@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,9 @@ from oak_maillist.db.types import utcnow
 from oak_maillist.models import ActivityLog, ListRole, MailingList, Subscriber
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import csv_import
+from tests.api.mailing import jobs_relaying_to, link_token
 from tests.factories import login, make_domain, make_list, make_user
+from tests.sink import Sink
 
 ROWS = 100_000
 NAMES = ("Zoë Ünal", "张伟", "Ólafur Arnalds", "Nguyễn Văn An", "Ann Lee", "")
@@ -250,9 +253,9 @@ async def test_a_file_without_a_usable_header_is_refused(
 
 async def test_requests_the_endpoint_does_not_take(client: httpx.AsyncClient, world: World) -> None:
     data = b"email\na@example.org\n"
-    confirm = await _upload(client, world, "dev", data, mode="confirm")
-    assert confirm.status_code == 422
-    assert confirm.json()["error"]["details"]["fields"][0]["field"] == "query.mode"
+    unknown = await _upload(client, world, "dev", data, mode="invite")
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["details"]["fields"][0]["field"] == "query.mode"
     no_file = await client.post(world.url("dev"), headers=world.ann, json={"file": "x"})
     assert no_file.status_code == 422
     two = await client.post(
@@ -347,3 +350,66 @@ def test_the_row_count_is_capped() -> None:
     reader.read_header()
     with pytest.raises(csv_import.TooManyRowsError):
         reader.read_batch(10)
+
+
+@pytest.fixture
+async def mailing(runtime: Runtime, sink: Sink) -> AsyncIterator[None]:
+    async with jobs_relaying_to(runtime, sink):
+        yield
+
+
+CONFIRM_FILE = (
+    b"email,name,digest_mode\r\n"
+    b"Ada@Example.org,Ada,daily\r\n"
+    b"bo@example.org,Bo,\r\n"
+    b"old@example.org,Old,\r\n"
+    b"broken@@example.org,,\r\n"
+)
+
+
+@pytest.mark.usefixtures("mailing")
+async def test_confirm_mode_mails_each_new_address_a_confirmation(
+    client: httpx.AsyncClient, world: World, db: AsyncSession, sink: Sink
+) -> None:
+    dev = world.lists["dev"]
+    dev.subscription_policy = "approval"  # the owner's import is the approval
+    await _seed(db, dev, ["old@example.org"])
+    dry = (await _upload(client, world, "dev", CONFIRM_FILE, mode="confirm", dry_run=True)).json()
+    assert (dry["mode"], dry["dry_run"], dry["imported"]) == ("confirm", True, 2)
+    assert dry["skipped_by_reason"] == {"already_subscribed": 1, "invalid_email": 1}
+    assert sorted(await _stored(db, dev)) == ["old@example.org"]
+
+    await db.commit()  # a new snapshot (MariaDB reads repeatably within a transaction)
+    report = (await _upload(client, world, "dev", CONFIRM_FILE, mode="confirm")).json()
+    assert (report["mode"], report["dry_run"], report["imported"]) == ("confirm", False, 2)
+    stored = await _stored(db, dev)
+    assert stored["ada@example.org"] == ("Ada", "daily", "pending", "import")
+    assert stored["bo@example.org"] == ("Bo", "none", "pending", "import")
+    mails = {mail.recipients[0]: mail.message for mail in await sink.wait_for(2)}
+    assert sorted(mails) == ["Ada@example.org", "bo@example.org"]
+    assert "Please confirm" in mails["Ada@example.org"]["Subject"]
+
+    token = link_token(mails["Ada@example.org"].get_content(), "subscribe/confirm")
+    confirmed = await client.post("/api/v1/subscriptions/confirm", json={"token": token})
+    assert confirmed.json()["status"] == "active"
+    welcome = (await sink.wait_for(3))[2].message
+    assert welcome["To"] == "Ada@example.org"
+    await db.commit()
+    assert (await _stored(db, dev))["bo@example.org"][2] == "pending"
+    log = (
+        await db.execute(select(ActivityLog).where(ActivityLog.action == "subscriber.imported"))
+    ).scalar_one()
+    assert (log.details["mode"], log.details["imported"]) == ("confirm", 2)
+    assert len(sink.received) == 3  # the dry run mailed nobody
+
+
+async def test_confirm_mode_takes_a_bounded_file(
+    client: httpx.AsyncClient, world: World, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_import, "MAX_CONFIRM_ROWS", 2)
+    data = b"email\na@example.org\nb@example.org\nc@example.org\n"
+    refused = await _upload(client, world, "dev", data, mode="confirm")
+    assert refused.status_code == 413
+    assert refused.json()["error"]["code"] == "import_too_many_rows"
+    assert await _stored(db, world.lists["dev"]) == {}
+    assert (await _upload(client, world, "dev", data)).json()["imported"] == 3

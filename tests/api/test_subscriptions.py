@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import time
 from collections.abc import AsyncIterator
 
@@ -13,10 +11,9 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.config import OutgoingSmtpSettings, QueueSettings, SmtpSettings
 from oak_maillist.models import MailingList, Subscriber
 from oak_maillist.runtime import Runtime
-from oak_maillist.tasks import queue
+from tests.api.mailing import jobs_relaying_to, link_token
 from tests.factories import make_domain, make_list
 from tests.sink import Sink
 
@@ -24,17 +21,8 @@ from tests.sink import Sink
 @pytest.fixture
 async def mailing(runtime: Runtime, sink: Sink) -> AsyncIterator[None]:
     """Jobs run in this process and the relay is the sink."""
-    smtp = SmtpSettings(
-        outgoing=OutgoingSmtpSettings(
-            host="127.0.0.1", port=sink.port, security="none", timeout_seconds=5
-        )
-    )
-    local = dataclasses.replace(
-        runtime, settings=runtime.settings.model_copy(update={"smtp": smtp})
-    )
-    await queue.start(local, queue.make_broker(QueueSettings()), worker=True)
-    yield
-    await queue.stop()
+    async with jobs_relaying_to(runtime, sink):
+        yield
 
 
 @pytest.fixture
@@ -47,12 +35,6 @@ async def lists(db: AsyncSession) -> dict[str, MailingList]:
     }
     await db.commit()
     return found
-
-
-def _link(body: str, page: str) -> str:
-    match = re.search(rf"https?://\S+/{page}\?token=(\S+)", body)
-    assert match, body
-    return match.group(1).replace("%2E", ".")
 
 
 async def _subscriber(runtime: Runtime, email: str) -> Subscriber:
@@ -81,7 +63,7 @@ async def test_round_trip_subscribe_confirm_welcome_preferences_one_click(
     assert "Developers" in message["Subject"]
     assert (await _subscriber(runtime, "Newbie@example.org")).status == "pending"
 
-    token = _link(message.get_content(), "subscribe/confirm")
+    token = link_token(message.get_content(), "subscribe/confirm")
     confirmed = await client.post("/api/v1/subscriptions/confirm", json={"token": token})
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json() == {
@@ -95,7 +77,7 @@ async def test_round_trip_subscribe_confirm_welcome_preferences_one_click(
     assert reused.status_code == 404
     assert reused.json()["error"]["code"] == "token_invalid"
 
-    preferences = _link(welcome.get_content(), "preferences")
+    preferences = link_token(welcome.get_content(), "preferences")
     shown = (
         await client.get("/api/v1/subscriptions/preferences", params={"token": preferences})
     ).json()
@@ -105,7 +87,7 @@ async def test_round_trip_subscribe_confirm_welcome_preferences_one_click(
     )
     assert changed.json()["digest_mode"] == "weekly"
 
-    unsubscribe = _link(welcome.get_content(), "unsubscribe")
+    unsubscribe = link_token(welcome.get_content(), "unsubscribe")
     # RFC 8058: what a mail client sends, and nothing more (no login, no cookie)
     bare = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
     async with bare:
@@ -158,7 +140,7 @@ async def test_tampered_and_expired_tokens_are_refused(
     list_id = lists["open"].id
     with time_machine.travel(time.time(), tick=True) as clock:
         await client.post(f"/api/v1/lists/{list_id}/subscribe", json={"email": "late@example.org"})
-        token = _link((await sink.wait_for(1))[0].message.get_content(), "subscribe/confirm")
+        token = link_token((await sink.wait_for(1))[0].message.get_content(), "subscribe/confirm")
         tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
         bad = await client.post("/api/v1/subscriptions/confirm", json={"token": tampered})
         assert bad.json()["error"]["code"] == "token_invalid"

@@ -160,6 +160,17 @@ async def test_settings_reject_unknown_keys(
         "registration_mode": "open",
         "site_name": "Oak Maillist",
         "default_language": "en",
+        "list_defaults": {
+            "visibility": "public",
+            "subscription_policy": "open",
+            "posting_policy": "members",
+            "nonmember_action": "hold",
+            "max_message_size": 10485760,
+            "archive_enabled": True,
+            "archive_public": False,
+            "language": "en",
+            "ai_moderation_enabled": False,
+        },
     }
     bad = await client.patch("/api/v1/settings", headers=admin_headers, json={"jwt_secret": "x"})
     assert bad.status_code == 422

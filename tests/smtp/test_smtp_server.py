@@ -94,7 +94,7 @@ async def test_unknown_recipient_and_open_relay_are_refused(smtp_port: int) -> N
         ["nobody@lists.example.org", "victim@gmail.com", "dev@other.example.org"],
         None,
     )
-    assert transcript[1] == (250, b"OK")
+    assert transcript[1] == (250, b"2.1.0 Sender OK")
     assert transcript[2:] == [(550, b"5.1.1 No such list or address here")] * 3
 
 
@@ -185,3 +185,28 @@ async def test_store_failure_answers_451(smtp_port: int, runtime: Runtime) -> No
         async with runtime.engine.begin() as connection:
             await connection.execute(text("ALTER TABLE inbound_away RENAME TO inbound_messages"))
     assert transcript[-1] == (451, b"4.3.0 Could not store the message; try again later")
+
+
+async def test_a_client_over_its_rate_gets_a_temporary_refusal(
+    runtime: Runtime, lists: None
+) -> None:
+    servers, port = await _serve(runtime, rate_limit_per_minute=2, rate_limit_exempt=[])
+    try:
+
+        def three_transactions() -> list[tuple[int, bytes]]:
+            replies = []
+            with _client(port) as client:
+                client.ehlo("client.example.com")
+                for _ in range(3):
+                    replies.append(client.mail("a@example.com"))
+                    client.rset()
+            return replies
+
+        replies = await asyncio.to_thread(three_transactions)
+    finally:
+        await stop_servers(servers)
+    assert replies == [
+        (250, b"2.1.0 Sender OK"),
+        (250, b"2.1.0 Sender OK"),
+        (450, b"4.7.1 Too many messages from your address; try again later"),
+    ]

@@ -49,3 +49,9 @@ def test_never_raises(address: str) -> None:
     for reading in candidate_readings(address):
         assert reading.local_part
         assert reading.domain == reading.domain.lower()
+
+
+def test_tokens_keep_their_case() -> None:
+    assert candidate_readings("Dev-Confirm+AbC_9@Example.com") == [
+        ListAddress("dev", "example.com", Role.CONFIRM, "AbC_9")
+    ]

@@ -1,0 +1,163 @@
+"""Accepted posts reach every subscriber through a real SMTP sink: decorated, signed, per
+recipient return paths and unsubscribe links; retries after 4xx, failures on 5xx."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import timedelta
+
+import dkim
+import httpx
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.db.types import utcnow
+from oak_maillist.mail import verp
+from oak_maillist.models import Delivery, Domain, ListRole, MailingList, Subscriber
+from oak_maillist.runtime import Runtime
+from oak_maillist.services import distribution, domains
+from oak_maillist.services.activity import Origin
+from oak_maillist.tasks.jobs import delivery as delivery_jobs
+from tests.factories import login, make_list, make_user
+from tests.pipeline.conftest import MailService
+
+POST = (
+    "From: Alice <alice@example.com>\r\nTo: dev@lists.example.org\r\n"
+    "Subject: Re: Release plan\r\nMessage-ID: <reply1@example.com>\r\n"
+    "In-Reply-To: <root@example.com>\r\nReferences: <root@example.com>\r\n"
+    "Date: Tue, 24 Nov 2026 11:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+    'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nShip it on Friday.\r\n"
+    "--b1\r\nContent-Type: application/pdf\r\n"
+    "Content-Disposition: attachment; filename=plan.pdf\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--b1--\r\n"
+)
+SUBSCRIBERS = ("ann@example.net", "bob@example.net", "cy@example.net")
+
+
+@pytest.fixture
+async def dev(db: AsyncSession, runtime: Runtime) -> MailingList:
+    moderator = await make_user(db, runtime.settings.security, "mod@example.org")
+    domain = await domains.create_domain(
+        db,
+        name="lists.example.org",
+        settings=runtime.settings,
+        actor_id=moderator.id,
+        origin=Origin(),
+    )
+    domain.dkim_enabled = True
+    mlist = await make_list(
+        db, domain, "dev", name="Developers", posting_policy="anyone", subject_prefix="[dev]",
+        footer="-- \nDevelopers list",
+    )  # fmt: skip
+    for email in SUBSCRIBERS:
+        db.add(Subscriber(list_id=mlist.id, email=email, email_normalized=email, status="active"))
+    db.add_all(
+        [
+            Subscriber(list_id=mlist.id, email="digest@example.net",
+                       email_normalized="digest@example.net", status="active", digest_mode="daily"),
+            Subscriber(list_id=mlist.id, email="gone@example.net",
+                       email_normalized="gone@example.net", status="unsubscribed"),
+        ]
+    )  # fmt: skip
+    db.add(ListRole(list_id=mlist.id, user_id=moderator.id, role="moderator"))
+    await db.commit()
+    return mlist
+
+
+async def _settled(runtime: Runtime, seconds: float = 20) -> dict[str, Delivery]:
+    """The deliveries once none is queued or being sent."""
+    async with asyncio.timeout(seconds):
+        while True:
+            async with runtime.sessionmaker() as session:
+                rows = {d.recipient: d for d in (await session.scalars(select(Delivery))).all()}
+            if rows and all(d.status not in ("queued", "sending") for d in rows.values()):
+                return rows
+            await asyncio.sleep(0.05)
+
+
+async def _dns(runtime: Runtime) -> dict[bytes, bytes]:
+    async with runtime.sessionmaker() as session:
+        domain = await session.scalar(select(Domain))
+        assert domain is not None
+        record = next(
+            r for r in domains.dns_records(domain, runtime.settings) if r.purpose == "dkim"
+        )
+        return {f"{record.name}.".encode(): record.value.encode()}
+
+
+async def test_a_post_reaches_every_subscriber_signed_and_personalised(
+    mail_service: MailService, dev: MailingList, client: httpx.AsyncClient
+) -> None:
+    row = await mail_service.deliver(
+        POST, sender="alice@example.com", recipients=["dev@lists.example.org"]
+    )
+    assert row.outcome == "accept", row.reasons
+    mails = await mail_service.sink.wait_for(3)
+    assert sorted(r for m in mails for r in m.recipients) == sorted(SUBSCRIBERS)
+    dns = await _dns(mail_service.runtime)
+    key = distribution.verp_key(mail_service.runtime.settings)
+    links = set()
+    async with mail_service.runtime.sessionmaker() as session:
+        ids = {s.email: s.id for s in (await session.scalars(select(Subscriber))).all()}
+    for mail in mails:
+        message = mail.message
+        local, _, domain = mail.sender.partition("@")
+        assert domain == "lists.example.org"
+        assert local.startswith("dev-bounces+")
+        token = verp.decode(key, local.removeprefix("dev-bounces+"))
+        assert token is not None
+        assert token.subscriber_id == ids[mail.recipients[0]]
+        assert str(message["Subject"]) == "[dev] Re: Release plan"
+        assert message["List-Id"] == "Developers <dev.lists.example.org>"
+        assert message["In-Reply-To"] == "<root@example.com>"
+        assert message["Message-ID"] == "<reply1@example.com>"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        links.add(str(message["List-Unsubscribe"]))
+        [attachment] = list(message.iter_attachments())
+        assert attachment.get_filename() == "plan.pdf"
+        assert (
+            hashlib.sha256(attachment.get_content()).hexdigest()
+            == hashlib.sha256(b"%PDF-1.4\n%\xc7\xec\x8f\xa2\n").hexdigest()
+        )
+        assert b"Developers list" in mail.data
+        assert dkim.verify(mail.data, dnsfunc=lambda name, timeout=5: dns.get(name, b""))
+    assert len(links) == 3  # one unsubscribe link each
+
+    auth = await login(client, "mod@example.org")
+    async with mail_service.runtime.sessionmaker() as session:
+        message_id = await session.scalar(select(Delivery.message_id))
+    report = (
+        await client.get(f"/api/v1/lists/{dev.id}/messages/{message_id}/deliveries", headers=auth)
+    ).json()
+    assert report["counts"] == {"sent": 3}
+    assert {item["recipient"] for item in report["items"]} == set(SUBSCRIBERS)
+
+
+async def test_temporary_refusals_retry_and_permanent_ones_fail(
+    mail_service: MailService, dev: MailingList, db: AsyncSession
+) -> None:
+    mail_service.sink.refuse_recipient("cy@example.net", "550 5.1.1 No such user")
+    mail_service.sink.refuse_next("451 4.3.0 Try again later", times=1)
+    await mail_service.deliver(
+        POST, sender="alice@example.com", recipients=["dev@lists.example.org"]
+    )
+    await mail_service.sink.wait_for(1)
+    rows = await _settled(mail_service.runtime)
+    assert rows["cy@example.net"].status == "failed"
+    assert rows["cy@example.net"].last_code == 550
+    deferred = [r for r in rows.values() if r.status == "deferred"]
+    assert len(deferred) == 1
+    assert deferred[0].last_code == 451
+    assert deferred[0].next_attempt_at > utcnow() + timedelta(seconds=30)
+
+    # time passes: the retry is due, and the sweeper hands the post out again
+    await db.execute(update(Delivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    await db.commit()
+    assert await delivery_jobs.sweep() == 1
+    mails = await mail_service.sink.wait_for(2)
+    statuses = sorted(d.status for d in (await _settled(mail_service.runtime)).values())
+    assert statuses == ["failed", "sent", "sent"]
+    assert sorted(r for m in mails for r in m.recipients) == ["ann@example.net", "bob@example.net"]
