@@ -1,0 +1,251 @@
+"""Posts accepted and archived per second over SMTP, and the time to the 250 reply.
+
+    .venv/bin/python bench/ingest.py [--db sqlite|postgresql|mysql] [--senders 20]
+        [--small 2000] [--large 300]
+
+Starts `oak-maillist serve --role smtp,worker` on a fresh database (the embedded default:
+in-process jobs), then 20 concurrent SMTP clients, each on its own connection, send 5 KB and
+100 KB posts to a list that takes posts from anyone. Prints, per size: the 250 latency of each
+transaction (p50/p95), accepted posts per second while sending, and archived posts per second
+(from the first send until the last post is in the archive). A baseline in the same run: the
+same clients against a bare aiosmtpd server that only counts messages (the protocol's floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiosmtplib
+from sqlalchemy import func, select
+
+from oak_maillist.config import DatabaseSettings, Settings
+from oak_maillist.db import migrate
+from oak_maillist.models import Domain, MailingList, Message
+from oak_maillist.runtime import Runtime
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE = """
+import asyncio, sys
+from aiosmtpd.smtp import SMTP
+class Count:
+    n = 0
+    async def handle_DATA(self, server, session, envelope):
+        Count.n += 1
+        return "250 2.0.0 OK"
+async def main():
+    loop = asyncio.get_running_loop()
+    factory = lambda: SMTP(Count(), enable_SMTPUTF8=True)
+    server = await loop.create_server(factory, "127.0.0.1", int(sys.argv[1]))
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def _post(number: int, size: int) -> bytes:
+    line = "The quick brown fox jumps over the lazy dog; 敏捷的棕色狐狸跳过了懒狗。\n"
+    body = (line * (size // len(line.encode()) + 1))[: size // 2]
+    headers = (
+        f"From: Sender {number % 50} <sender{number % 50}@example.com>\r\n"
+        "To: bench@lists.example.org\r\n"
+        f"Subject: Benchmark post {number}\r\n"
+        f"Message-ID: <bench.{number}.{time.time_ns()}@example.com>\r\n"
+        "Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    return (headers + body.replace("\n", "\r\n")).encode()
+
+
+async def _send_all(port: int, posts: list[bytes], senders: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for post in posts:
+        queue.put_nowait(post)
+
+    async def sender() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60)
+        await client.connect()
+        try:
+            while not queue.empty():
+                post = queue.get_nowait()
+                start = time.perf_counter()
+                await client.sendmail("sender@example.com", ["bench@lists.example.org"], post)
+                latencies.append(time.perf_counter() - start)
+        finally:
+            await client.quit()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    return latencies, time.perf_counter() - start
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit("server never listened")
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _report(name: str, latencies: list[float], seconds: float, extra: str = "") -> None:
+    print(
+        f"  {name:<34} 250 p50 {statistics.median(latencies) * 1000:6.1f} ms"
+        f"  p95 {_percentile(latencies, 0.95) * 1000:6.1f} ms"
+        f"  accepted {len(latencies) / seconds:7.1f}/s{extra}"
+    )
+
+
+async def _archived(runtime: Runtime, list_id: int) -> int:
+    async with runtime.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count(Message.id)).where(Message.list_id == list_id)
+        )
+        return count or 0
+
+
+async def run(
+    url: str, tmp: Path, senders: int, sizes: list[tuple[int, int]], profile: str | None = None
+) -> None:
+    settings = Settings(database=DatabaseSettings(url=url))  # type: ignore[arg-type]
+    runtime = Runtime.from_settings(settings)
+    await migrate.upgrade(runtime.engine)
+    async with runtime.sessionmaker() as session, session.begin():
+        domain = Domain(name="lists.example.org")
+        session.add(domain)
+        await session.flush()
+        mlist = MailingList(
+            domain_id=domain.id, local_part="bench", name="Bench", posting_policy="anyone"
+        )
+        session.add(mlist)
+        await session.flush()
+        list_id = mlist.id
+
+    base_port = _free_port()
+    baseline = subprocess.Popen([sys.executable, "-c", BASELINE, str(base_port)])  # noqa: ASYNC220
+    smtp_port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OAK__")} | {
+        "OAK__DATABASE__URL": url,
+        "OAK__SMTP__INCOMING__HOST": "127.0.0.1",
+        "OAK__SMTP__INCOMING__PORT": str(smtp_port),
+        "OAK__SMTP__INCOMING__MAX_CONNECTIONS": str(senders * 2),
+        "OAK__ARCHIVE__STORAGE_PATH": str(tmp / "archives"),
+        "OAK__LOGGING__LEVEL": "warning",
+        "CONFIG_DIR": str(REPO / "config"),
+    }
+    service = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
+        [
+            sys.executable,
+            "-m",
+            "oak_maillist",
+            "serve",
+            "--role",
+            "smtp,worker",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_port(base_port, baseline)
+        _wait_port(smtp_port, service)
+        if profile:
+            spy = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    *("record", "--pid", str(service.pid), "--format", "raw"),
+                    *("--output", profile, "--nonblocking"),
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+        for count, size in sizes:
+            posts = [_post(n, size) for n in range(count)]
+            print(f"{count} posts of {size // 1024} KB, {senders} concurrent senders:")
+            latencies, seconds = await _send_all(base_port, posts, senders)
+            _report("baseline (bare aiosmtpd, no storage)", latencies, seconds)
+            before = await _archived(runtime, list_id)
+            posts = [_post(n, size) for n in range(count)]
+            start = time.perf_counter()
+            latencies, seconds = await _send_all(smtp_port, posts, senders)
+            while await _archived(runtime, list_id) < before + count:
+                if time.perf_counter() - start > 600:
+                    raise SystemExit("posts were not archived within 10 minutes")
+                await asyncio.sleep(0.05)
+            archived = time.perf_counter() - start
+            _report(
+                "oak-maillist (stored, then archived)",
+                latencies,
+                seconds,
+                f"  archived {count / archived:7.1f}/s",
+            )
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+        service.terminate()
+        baseline.terminate()
+        service.wait(timeout=30)
+        baseline.wait(timeout=30)
+        await runtime.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "mysql"), default="sqlite")
+    parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--small", type=int, default=2000, help="number of 5 KB posts")
+    parser.add_argument("--large", type=int, default=300, help="number of 100 KB posts")
+    parser.add_argument("--profile", help="record the service with py-spy into this file")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    from tests.databases import create_database, drop_database, unique_name
+
+    name = unique_name("oak_bench")
+    with tempfile.TemporaryDirectory() as tmp:
+        url = create_database(args.db, name, Path(tmp))
+        print(f"backend: {args.db}")
+        try:
+            asyncio.run(
+                run(
+                    url,
+                    Path(tmp),
+                    args.senders,
+                    [(args.small, 5 * 1024), (args.large, 100 * 1024)],
+                    args.profile,
+                )
+            )
+        finally:
+            drop_database(args.db, name)
+
+
+if __name__ == "__main__":
+    main()
