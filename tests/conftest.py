@@ -13,7 +13,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.app import create_app
-from oak_maillist.config import DatabaseSettings, SecuritySettings, Settings
+from oak_maillist.config import DatabaseSettings, DnsSettings, SecuritySettings, Settings
 from oak_maillist.db import migrate
 from oak_maillist.db.base import Base
 from oak_maillist.logging import configure_logging
@@ -69,6 +69,8 @@ def make_settings(database_url: str, **sections: object) -> Settings:
             argon2_memory_cost_kib=1024,
             argon2_parallelism=1,
         ),
+        # Tests do not ask the internet's DNS; the DMARC tests run their own server.
+        "dns": DnsSettings(dmarc_lookups=False),
     }
     fields.update(sections)
     return Settings(**fields)  # type: ignore[arg-type]

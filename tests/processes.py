@@ -39,6 +39,7 @@ def base_env(database_url: str, tmp_path: Path) -> dict[str, str]:
             "OAK__SECURITY__ARGON2_PARALLELISM": "1",
             "OAK__SERVER__STATIC_DIR": str(tmp_path / "no-frontend"),
             "OAK__ARCHIVE__STORAGE_PATH": str(tmp_path / "archives"),
+            "OAK__DNS__DMARC_LOOKUPS": "false",
         }
     )
     return clean

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -26,6 +27,8 @@ from pydantic_settings import (
 
 DEFAULT_JWT_SECRET = "change-me-to-a-random-string"  # noqa: S105 - the value we refuse in production
 Port = int
+# host:port of a spamd (SpamAssassin) daemon, which speaks SPAMC, not HTTP.
+SpamdAddress = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-]+:[0-9]{1,5}$")]
 
 
 class Section(BaseModel):
@@ -174,16 +177,33 @@ class AiModerationSettings(Section):
     access_key_secret: SecretStr = SecretStr("")
     region: str = "cn-shanghai"
     service: str = "ugc_moderation_byllm"
-    endpoint: AnyHttpUrl = AnyHttpUrl("https://green-cip.cn-shanghai.aliyuncs.com")
+    # The provider's address: the Aliyun endpoint, the OpenAI-compatible base URL (…/v1),
+    # http://127.0.0.1:11333 for Rspamd, 127.0.0.1:783 for spamd.
+    endpoint: AnyHttpUrl | SpamdAddress = Field(
+        default=AnyHttpUrl("https://green-cip.cn-shanghai.aliyuncs.com"), union_mode="left_to_right"
+    )
     high_risk_threshold: int = Field(default=80, ge=0, le=100)
     medium_risk_threshold: int = Field(default=50, ge=0, le=100)
     request_timeout_seconds: int = Field(default=30, ge=1, le=600)
     max_text_length: int = Field(default=2000, ge=100, le=100000)
+    # OpenAI-compatible providers: bearer key, model, and which API (moderations or chat).
+    api_key: SecretStr = SecretStr("")
+    model: str = Field(default="omni-moderation-latest", max_length=200)
+    openai_mode: Literal["moderations", "chat"] = "moderations"
+    # Where feedback is learned: Rspamd's controller (default: the endpoint's host, port 11334).
+    learn_endpoint: str = Field(default="", max_length=500)
+    # Tries after the first, with backoff; then the breaker counts one failure.
+    max_retries: int = Field(default=2, ge=0, le=10)
+    # Consecutive failed messages that open the circuit, and how long it stays open.
+    circuit_failure_threshold: int = Field(default=5, ge=1, le=1000)
+    circuit_reset_seconds: int = Field(default=60, ge=1, le=86400)
 
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> AiModerationSettings:
         if self.medium_risk_threshold > self.high_risk_threshold:
             raise ValueError("medium_risk_threshold must not exceed high_risk_threshold")
+        if self.provider != "spamassassin" and not isinstance(self.endpoint, AnyHttpUrl):
+            raise ValueError(f"endpoint: the {self.provider} provider needs an http(s) URL")
         return self
 
 
@@ -198,6 +218,26 @@ class ModerationSettings(Section):
     hold_expiry_days: int = Field(default=14, ge=1, le=365)
     # Notices to one poster about held or rejected posts, at most this many a day.
     max_notices_per_sender_per_day: int = Field(default=10, ge=0, le=1000)
+
+
+class DnsSettings(Section):
+    """DNS for DMARC policy lookups; empty nameservers means the system resolver."""
+
+    dmarc_lookups: bool = True
+    nameservers: list[str] = Field(default_factory=list, max_length=8)
+    port: int = Field(default=53, ge=1, le=65535)
+    timeout_seconds: float = Field(default=3, gt=0, le=30)
+
+
+class DigestSettings(Section):
+    """When digests go out (UTC): daily ones at `hour`, weekly ones on `weekly_day` at `hour`."""
+
+    hour: int = Field(default=0, ge=0, le=23)
+    weekly_day: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = "monday"
+    # A digest holds at most this many posts; the rest wait for the next one.
+    max_messages: int = Field(default=200, ge=1, le=5000)
 
 
 class LoggingSettings(Section):
@@ -230,6 +270,8 @@ class Settings(BaseSettings):
     ai_moderation: AiModerationSettings = AiModerationSettings()
     archive: ArchiveSettings = ArchiveSettings()
     moderation: ModerationSettings = ModerationSettings()
+    dns: DnsSettings = DnsSettings()
+    digest: DigestSettings = DigestSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

@@ -91,6 +91,7 @@ async def test_admin_overrides_the_site_wide_welcome_in_chinese(
         "poster_held",
         "poster_rejected",
         "bounce_warning",
+        "bounce_notice",
         "digest",
         "footer",
     ]

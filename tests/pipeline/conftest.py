@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import smtplib
 import time
@@ -81,8 +82,11 @@ class MailService:
         raise AssertionError(f"no message after {last_id} was processed in {seconds}s")
 
 
-@pytest.fixture
-async def mail_service(runtime: Runtime, sink: Sink) -> AsyncIterator[MailService]:
+@contextlib.asynccontextmanager
+async def running_service(
+    runtime: Runtime, sink: Sink, **sections: object
+) -> AsyncIterator[MailService]:
+    """SMTP in, jobs and the relay (the sink) in this process; `sections` replace settings."""
     smtp = SmtpSettings(
         incoming=IncomingSmtpSettings(host="127.0.0.1", port=0, max_message_size=1024 * 1024),
         outgoing=OutgoingSmtpSettings(
@@ -90,7 +94,7 @@ async def mail_service(runtime: Runtime, sink: Sink) -> AsyncIterator[MailServic
         ),
     )
     local = dataclasses.replace(
-        runtime, settings=runtime.settings.model_copy(update={"smtp": smtp})
+        runtime, settings=runtime.settings.model_copy(update={"smtp": smtp, **sections})
     )
     await queue.start(local, queue.make_broker(QueueSettings()), worker=True)
     servers = await start_servers(local)
@@ -99,6 +103,12 @@ async def mail_service(runtime: Runtime, sink: Sink) -> AsyncIterator[MailServic
     finally:
         await stop_servers(servers)
         await queue.stop()
+
+
+@pytest.fixture
+async def mail_service(runtime: Runtime, sink: Sink) -> AsyncIterator[MailService]:
+    async with running_service(runtime, sink) as service:
+        yield service
 
 
 def message(

@@ -40,6 +40,8 @@ async def dev(db: AsyncSession, runtime: Runtime) -> MailingList:
     db.add(Subscriber(list_id=mlist.id, email=ann, email_normalized=ann, status="active"))
     moderator = await make_user(db, runtime.settings.security, "mod@example.org")
     db.add(ListRole(list_id=mlist.id, user_id=moderator.id, role="moderator"))
+    owner = await make_user(db, runtime.settings.security, "owner@example.org")
+    db.add(ListRole(list_id=mlist.id, user_id=owner.id, role="owner"))
     await db.commit()
     return mlist
 
@@ -88,10 +90,15 @@ async def test_hard_bounces_warn_then_unsubscribe(
     ]
     subscriber = await _subscriber(mail_service.runtime)
     assert (subscriber.status, subscriber.bounce_score) == ("unsubscribed", 3)
-    mails = await mail_service.sink.wait_for(2)
-    warning = mails[1].message
-    assert mails[1].recipients == ["ann@example.net"]
+    mails = await mail_service.sink.wait_for(3)
+    by_recipient = {m.recipients[0]: m.message for m in mails[1:]}
+    warning = by_recipient["ann@example.net"]
     assert "Delivery problems" in str(warning["Subject"])
+    # the owners hear that the address was unsubscribed, with the servers' answers
+    notice = by_recipient["owner@example.org"]
+    assert str(notice["Subject"]) == "[dev] ann@example.net was unsubscribed after 3 bounces"
+    assert "550 5.1.1 User unknown" in notice.get_content()
+    assert f"/lists/{dev.id}/bounces" in notice.get_content()
     async with mail_service.runtime.sessionmaker() as session:
         delivery = await session.scalar(select(Delivery))
         assert delivery is not None

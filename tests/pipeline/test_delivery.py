@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.db.types import utcnow
 from oak_maillist.mail import verp
-from oak_maillist.models import Delivery, Domain, ListRole, MailingList, Subscriber
+from oak_maillist.models import Bounce, Delivery, Domain, ListRole, MailingList, Subscriber
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import distribution, domains
 from oak_maillist.services.activity import Origin
+from oak_maillist.tasks import queue
 from oak_maillist.tasks.jobs import delivery as delivery_jobs
 from tests.factories import login, make_list, make_user
 from tests.pipeline.conftest import MailService
@@ -146,8 +147,20 @@ async def test_temporary_refusals_retry_and_permanent_ones_fail(
     )
     await mail_service.sink.wait_for(1)
     rows = await _settled(mail_service.runtime)
-    assert rows["cy@example.net"].status == "failed"
+    # 5xx at RCPT: that recipient is done, and it counts as a hard bounce
+    assert rows["cy@example.net"].status == "bounced"
     assert rows["cy@example.net"].last_code == 550
+    bounce = (await db.scalars(select(Bounce))).one()
+    assert (bounce.recipient, bounce.kind, bounce.delivery_id) == (
+        "cy@example.net",
+        "hard",
+        rows["cy@example.net"].id,
+    )
+    assert "5.1.1 No such user" in bounce.diagnostic
+    cy = (await db.scalars(select(Subscriber).where(Subscriber.email == "cy@example.net"))).one()
+    await db.refresh(cy)
+    assert (cy.bounce_score, cy.status) == (1, "active")
+    await db.commit()  # end this read snapshot: the service writes on
     deferred = [r for r in rows.values() if r.status == "deferred"]
     assert len(deferred) == 1
     assert deferred[0].last_code == 451
@@ -159,5 +172,43 @@ async def test_temporary_refusals_retry_and_permanent_ones_fail(
     assert await delivery_jobs.sweep() == 1
     mails = await mail_service.sink.wait_for(2)
     statuses = sorted(d.status for d in (await _settled(mail_service.runtime)).values())
-    assert statuses == ["failed", "sent", "sent"]
+    assert statuses == ["bounced", "sent", "sent"]
     assert sorted(r for m in mails for r in m.recipients) == ["ann@example.net", "bob@example.net"]
+
+
+async def test_bulk_lists_send_one_signed_copy_for_many_recipients(
+    mail_service: MailService, dev: MailingList, db: AsyncSession
+) -> None:
+    await db.execute(update(MailingList).where(MailingList.id == dev.id).values(personalize=False))
+    await db.commit()
+    mail_service.sink.refuse_recipient("cy@example.net", "550 5.1.1 No such user")
+    await mail_service.deliver(
+        POST, sender="alice@example.com", recipients=["dev@lists.example.org"]
+    )
+    [mail] = await mail_service.sink.wait_for(1)
+    assert sorted(mail.recipients) == ["ann@example.net", "bob@example.net"]
+    assert mail.sender == "dev-bounces@lists.example.org"
+    message = mail.message
+    assert message["List-Unsubscribe-Post"] is None  # no personal link, so no one-click
+    assert f"/lists/{dev.id}/unsubscribe" in str(message["List-Unsubscribe"])
+    dns = await _dns(mail_service.runtime)
+    assert dkim.verify(mail.data, dnsfunc=lambda name, timeout=5: dns.get(name, b""))
+    rows = await _settled(mail_service.runtime)
+    assert {r: d.status for r, d in rows.items()} == {
+        "ann@example.net": "sent", "bob@example.net": "sent", "cy@example.net": "bounced",
+    }  # fmt: skip
+
+
+async def test_connections_are_reused_across_batches(
+    mail_service: MailService, dev: MailingList, db: AsyncSession
+) -> None:
+    for n in range(3):
+        await mail_service.deliver(
+            POST.replace("<reply1@example.com>", f"<reuse{n}@example.com>"),
+            sender="alice@example.com",
+            recipients=["dev@lists.example.org"],
+        )
+        await mail_service.sink.wait_for(3 * (n + 1))
+        await _settled(mail_service.runtime)
+    # three posts, nine deliveries, over one connection kept open between them
+    assert queue.relay_pool().opened == 1

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
+from oak_maillist.db.engine import take_write_lock
 from oak_maillist.errors import AppError, ForbiddenError, NotAuthenticatedError
 from oak_maillist.models import MailingList, SystemRole, User, UserSession
 from oak_maillist.ratelimit import Limiter
@@ -39,10 +40,16 @@ def get_limiter(request: Request) -> Limiter:
     return get_runtime(request).limiter
 
 
+# Requests that only read; every other method may write, so on SQLite it takes the write lock.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The edge owns the transaction: commit when the handler returns, roll back if it raises
     (except errors marked `persist`, whose side effects must stay, like a failed-login count)."""
     async with get_runtime(request).sessionmaker() as session:
+        if request.method not in SAFE_METHODS:
+            await take_write_lock(session)
         try:
             yield session
         except AppError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oak_maillist.errors import AppError, RateLimitedError
@@ -116,9 +116,19 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_value", "A value in the request cannot be stored")
 
 
+async def _operational_error(_request: Request, exc: Exception) -> JSONResponse:
+    """The database is busy (SQLite's writer lock held past the busy timeout): try again."""
+    if "database is locked" in str(exc):
+        return error_response(
+            503, "database_busy", "The database is busy; try again", headers={"Retry-After": "1"}
+        )
+    raise exc
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the mapping once; unexpected exceptions are handled by the request middleware."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(OperationalError, _operational_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -65,6 +65,9 @@ def _sqlite_url(url: str) -> URL:
     return URL.create("sqlite+aiosqlite", database=path)
 
 
+IMMEDIATE_OPTION = "oak_sqlite_immediate"
+
+
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine with the pool and connection settings from configuration."""
     url = sqlalchemy_url(settings.url.get_secret_value())
@@ -85,6 +88,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     engine = create_async_engine(url, **options)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -105,6 +109,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Any) -> None:
+    """BEGIN IMMEDIATE for work that asked for the write lock (`take_write_lock`).
+
+    Otherwise the driver begins on its own before the first write, so reads before it see
+    fresh data and the write waits its turn (busy_timeout). A transaction that began before
+    reading and then writes cannot wait: if another writer committed after its first read,
+    SQLite refuses the write at once (SQLITE_BUSY). Taking the lock up front avoids that.
+    """
+    if connection.get_execution_options().get(IMMEDIATE_OPTION, False):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded attributes after commit (async code cannot lazy-load)."""
     return async_sessionmaker(engine, expire_on_commit=False)
@@ -122,6 +138,19 @@ async def warm_pool(engine: AsyncEngine, count: int) -> None:
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """A session whose work commits on success and rolls back on error."""
+    """A session whose work commits on success and rolls back on error.
+
+    On SQLite it holds the write lock from the start (see `_sqlite_begin`): use it for work
+    that writes, and keep it short.
+    """
     async with sessionmaker() as session, session.begin():
+        await take_write_lock(session)
         yield session
+
+
+async def take_write_lock(session: AsyncSession) -> None:
+    """On SQLite, begin the session's transaction with the write lock (BEGIN IMMEDIATE), so
+    a read followed by a write waits for other writers instead of failing; elsewhere nothing.
+    Call it before the session's first statement."""
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        _connection = await session.connection(execution_options={IMMEDIATE_OPTION: True})

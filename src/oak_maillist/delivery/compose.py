@@ -93,8 +93,9 @@ class ListContext:
 class RecipientContext:
     """What differs per recipient: the one-click link, and optionally the mailto."""
 
-    unsubscribe_url: str  # HTTPS, accepts the RFC 8058 POST
+    unsubscribe_url: str  # HTTPS, accepts the RFC 8058 POST when one_click
     unsubscribe_mailto: str = ""  # default: mailto:<list>-leave@<domain>?subject=unsubscribe
+    one_click: bool = True  # False for a copy shared by many recipients (no personal link)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ def for_recipient(prepared: Prepared, rc: RecipientContext) -> bytes:
     _check_url(mailto)
     fields = (
         f"List-Unsubscribe: <{rc.unsubscribe_url}>,\r\n <{mailto}>\r\n"
-        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n"
+        + ("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" if rc.one_click else "")
+        + "\r\n"
     ).encode("ascii")
     if prepared.link_pieces:
         body = rc.unsubscribe_url.encode("ascii").join(prepared.link_pieces)
@@ -236,7 +238,7 @@ def _with_subject(fields: list[bytes], ctx: ListContext) -> list[bytes]:
         return fields
     index = next((i for i, f in enumerate(fields) if field_name(f) == b"subject"), None)
     if index is None:
-        return [*fields, _field("Subject", f"{prefix} (no subject)")]
+        return [*fields, header_field("Subject", f"{prefix} (no subject)")]
     parsed = _parse(fields[index] + b"\r\n")
     if prefix.casefold() in header_text(parsed, "Subject").casefold():
         return fields  # "Re: [dev] topic" keeps its one prefix
@@ -257,20 +259,20 @@ def _with_reply(fields: list[bytes], ctx: ListContext, poster: Message) -> list[
     added: list[bytes] = []
     if reply_to:
         drop.add(b"reply-to")
-        added.append(_field("Reply-To", reply_to))
+        added.append(header_field("Reply-To", reply_to))
     if ctx.dmarc is not DmarcAction.NONE and senders:
         name = senders[0].name or senders[0].email
         drop.add(b"from")
-        added.append(_field("From", _mailbox(f"{name} via {ctx.name}", ctx.address)))
+        added.append(header_field("From", _mailbox(f"{name} via {ctx.name}", ctx.address)))
         answer = [a for a in header_addresses(poster, "Reply-To") if a.email] or senders
         mailboxes = ", ".join(_mailbox(a.name, a.email) for a in answer)
         if reply_to:  # replies go to the list: the poster is reached through Cc, as in Mailman
             cc = ", ".join(_mailbox(a.name, a.email) for a in header_addresses(poster, "Cc"))
             drop.add(b"cc")
-            added.append(_field("Cc", f"{cc}, {mailboxes}" if cc else mailboxes))
+            added.append(header_field("Cc", f"{cc}, {mailboxes}" if cc else mailboxes))
         else:
             drop.add(b"reply-to")
-            added.append(_field("Reply-To", mailboxes))
+            added.append(header_field("Reply-To", mailboxes))
     return [f for f in fields if field_name(f) not in drop] + added
 
 
@@ -290,20 +292,20 @@ def _list_fields(ctx: ListContext) -> list[bytes]:
     if ctx.subscribe_url:
         subscribe.insert(0, f"<{ctx.subscribe_url}>")
     fields = [
-        _field("List-Id", f"{name} <{ctx.list_id}>" if ctx.name else f"<{ctx.list_id}>"),
-        _field("List-Post", f"<mailto:{ctx.address}>"),
-        _field("List-Help", ", ".join(help_links)),
-        _field("List-Subscribe", ", ".join(subscribe)),
+        header_field("List-Id", f"{name} <{ctx.list_id}>" if ctx.name else f"<{ctx.list_id}>"),
+        header_field("List-Post", f"<mailto:{ctx.address}>"),
+        header_field("List-Help", ", ".join(help_links)),
+        header_field("List-Subscribe", ", ".join(subscribe)),
     ]
     if ctx.archive_url:
-        fields.append(_field("List-Archive", f"<{ctx.archive_url}>"))
+        fields.append(header_field("List-Archive", f"<{ctx.archive_url}>"))
     if ctx.permalink:
-        fields.append(_field("Archived-At", f"<{ctx.permalink}>"))
+        fields.append(header_field("Archived-At", f"<{ctx.permalink}>"))
     fields.append(b"Precedence: list\r\n")
     return fields
 
 
-def _field(name: str, value: str) -> bytes:
+def header_field(name: str, value: str) -> bytes:
     """One header field, folded, non-ASCII as RFC 2047 encoded words (7-bit safe)."""
     folded: str = SMTP.fold(name, SMTP.header_factory(name, value))
     return folded.encode("ascii")

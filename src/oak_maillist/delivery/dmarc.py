@@ -111,3 +111,24 @@ async def _lookup(
         name, _, tag_value = item.partition("=")
         tags[name.strip().lower()] = tag_value.strip().lower()
     return tags, ttl
+
+
+class Checker:
+    """Policy lookups through one resolver, with their cache (one per process and DNS setup)."""
+
+    def __init__(self, nameservers: list[str], port: int, timeout: float) -> None:
+        if nameservers:
+            self.resolver = dns.asyncresolver.Resolver(configure=False)
+            self.resolver.nameservers = list(nameservers)
+            self.resolver.port = port
+        else:
+            self.resolver = dns.asyncresolver.Resolver()
+        self.resolver.lifetime = timeout
+        self.cache = PolicyCache()
+
+    async def policy(self, domain: str) -> str:
+        return await policy(domain, self.resolver, self.cache)
+
+    async def needs_mitigation(self, domain: str) -> bool:
+        """Whether mail From this domain must not go out with its From unchanged."""
+        return await self.policy(domain) in ("reject", "quarantine")

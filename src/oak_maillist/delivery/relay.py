@@ -53,11 +53,8 @@ def _classify(code: int) -> Outcome:
     return Outcome.PERMANENT if code >= 500 else Outcome.TEMPORARY
 
 
-async def send(
-    config: RelayConfig, *, sender: str, recipients: list[str], message: bytes
-) -> dict[str, Result]:
-    """Deliver one message to the relay; every recipient gets an outcome, nothing raises."""
-    client = aiosmtplib.SMTP(
+def _client(config: RelayConfig) -> aiosmtplib.SMTP:
+    return aiosmtplib.SMTP(
         hostname=config.host,
         port=config.port,
         timeout=config.timeout_seconds,
@@ -66,20 +63,41 @@ async def send(
         username=config.username or None,
         password=config.password or None,
     )
+
+
+async def connect(config: RelayConfig) -> aiosmtplib.SMTP:
+    """A connected, greeted (and, as configured, TLS-wrapped and logged-in) client; raises."""
+    client = _client(config)
+    await client.connect()
+    return client
+
+
+def temporary_failure(exc: BaseException) -> Result:
+    """The outcome when the relay could not be reached or the connection broke: try later."""
+    return Result(Outcome.TEMPORARY, None, f"{type(exc).__name__}: {exc}")
+
+
+async def send_bulk(
+    client: aiosmtplib.SMTP, *, sender: str, recipients: list[str], message: bytes
+) -> dict[str, Result]:
+    """One transaction for many recipients over a connected client; nothing raises.
+
+    The relay's answer to each RCPT is that recipient's outcome; a refused DATA is everyone's.
+    """
     try:
-        async with client:
-            refused, _message = await client.sendmail(sender, recipients, message)
+        refused, _message = await client.sendmail(sender, recipients, message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
+        await _reset(client)
         return {
             error.recipient: Result(_classify(error.code), error.code, error.message)
             for error in exc.recipients
         }
     except aiosmtplib.SMTPResponseException as exc:
+        await _reset(client)
         return dict.fromkeys(recipients, Result(_classify(exc.code), exc.code, exc.message))
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        return dict.fromkeys(
-            recipients, Result(Outcome.TEMPORARY, None, f"{type(exc).__name__}: {exc}")
-        )
+        client.close()
+        return dict.fromkeys(recipients, temporary_failure(exc))
     return {
         recipient: Result(
             _classify(refused[recipient].code), refused[recipient].code, refused[recipient].message
@@ -97,51 +115,32 @@ class Envelope:
     message: bytes
 
 
-async def send_each(config: RelayConfig, envelopes: Sequence[Envelope]) -> list[Result]:
-    """Deliver several messages, one recipient each, over one connection (one transaction
-    each, as per-recipient return paths require); a result for every envelope, nothing raises.
+async def send_each(client: aiosmtplib.SMTP, envelopes: Sequence[Envelope]) -> list[Result]:
+    """Deliver several messages, one recipient each, over one connected client (one
+    transaction each, as per-recipient return paths require); a result for every envelope.
 
     A refused transaction is reset and the next one goes on; a lost connection leaves the
-    rest as temporary failures for a later attempt.
+    rest as temporary failures for a later attempt (and the client closed).
     """
-    client = aiosmtplib.SMTP(
-        hostname=config.host,
-        port=config.port,
-        timeout=config.timeout_seconds,
-        use_tls=config.security == "tls",
-        start_tls=config.security == "starttls",
-        username=config.username or None,
-        password=config.password or None,
-    )
-    try:
-        await client.connect()
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        failure = Result(Outcome.TEMPORARY, None, f"{type(exc).__name__}: {exc}")
-        return [failure] * len(envelopes)
     results: list[Result] = []
-    try:
-        for envelope in envelopes:
-            try:
-                await client.sendmail(envelope.sender, [envelope.recipient], envelope.message)
-                results.append(Result(Outcome.SENT, 250, "OK"))
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                error = exc.recipients[0]
-                results.append(Result(_classify(error.code), error.code, error.message))
-                await _reset(client)
-            except aiosmtplib.SMTPResponseException as exc:
-                results.append(Result(_classify(exc.code), exc.code, exc.message))
-                if exc.code == 421 or not client.is_connected:
-                    break
-                await _reset(client)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                results.append(Result(Outcome.TEMPORARY, None, f"{type(exc).__name__}: {exc}"))
-                break
-    finally:
-        if client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+    for envelope in envelopes:
+        try:
+            await client.sendmail(envelope.sender, [envelope.recipient], envelope.message)
+            results.append(Result(Outcome.SENT, 250, "OK"))
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            error = exc.recipients[0]
+            results.append(Result(_classify(error.code), error.code, error.message))
+            await _reset(client)
+        except aiosmtplib.SMTPResponseException as exc:
+            results.append(Result(_classify(exc.code), exc.code, exc.message))
+            if exc.code == 421 or not client.is_connected:
                 client.close()
+                break
+            await _reset(client)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            results.append(temporary_failure(exc))
+            client.close()
+            break
     lost = Result(Outcome.TEMPORARY, None, "connection lost before this message was sent")
     return results + [lost] * (len(envelopes) - len(results))
 
@@ -150,5 +149,14 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
     if client.is_connected:
         try:
             await client.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+
+
+async def close_politely(client: aiosmtplib.SMTP) -> None:
+    """QUIT when still connected, else (or when QUIT fails) drop the socket; never raises."""
+    if client.is_connected:
+        try:
+            await client.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             client.close()

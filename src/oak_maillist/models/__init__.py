@@ -26,6 +26,7 @@ from oak_maillist.models.moderation import AiFeedback, AiModerationResult, HeldM
 from oak_maillist.models.policy import PatternType, PolicyKind, SenderPolicy
 from oak_maillist.models.setting import SystemSetting
 from oak_maillist.models.subscriber import (
+    DigestFormat,
     DigestMode,
     Subscriber,
     SubscriberStatus,
@@ -46,6 +47,7 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "Digest",
+    "DigestFormat",
     "DigestMode",
     "Domain",
     "EmailTemplate",

@@ -43,6 +43,8 @@ class Digest(IdMixin, Base):
     kind: Mapped[str] = mapped_column(String(10))
     period_start: Mapped[datetime] = mapped_column(UtcDateTime)
     period_end: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The list's digest number, counting daily and weekly together (shown in the subject).
+    issue: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     recipient_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="pending")

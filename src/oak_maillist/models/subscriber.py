@@ -28,6 +28,11 @@ class DigestMode(enum.StrEnum):
     WEEKLY = "weekly"
 
 
+class DigestFormat(enum.StrEnum):
+    MIME = "mime"  # multipart/digest (RFC 2046) with a table of contents
+    PLAIN = "plain"  # one text/plain message (RFC 1153)
+
+
 class Subscriber(IdMixin, TimestampMixin, Base):
     __tablename__ = "subscribers"
     __table_args__ = (
@@ -44,6 +49,9 @@ class Subscriber(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.PENDING)
     digest_mode: Mapped[str] = mapped_column(String(10), default=DigestMode.NONE)
+    digest_format: Mapped[str] = mapped_column(
+        String(10), default=DigestFormat.MIME, server_default=DigestFormat.MIME.value
+    )
     language: Mapped[str] = mapped_column(String(10), default="en")
     # Where the subscription came from: web, import, owner, email, invite.
     source: Mapped[str] = mapped_column(String(20), default="web")

@@ -26,7 +26,7 @@ from oak_maillist.models import (
     Subscriber,
     SubscriberStatus,
 )
-from oak_maillist.services import activity, distribution, subscriptions
+from oak_maillist.services import activity, distribution, processing, subscriptions
 
 log = get_logger(__name__)
 
@@ -62,31 +62,68 @@ async def handle(
     if not report.is_bounce:
         return [f"not a bounce ({report.kind}): ignored"]
     failure = _pick(report.failures, subscriber.email)
-    hard = failure.hard if failure is not None else False
     delivery_id = await session.scalar(
         select(Delivery.id).where(
             Delivery.message_id == ids.message_id, Delivery.subscriber_id == subscriber.id
         )
     )
+    diagnostic = failure.reason if failure else ""
+    if failure is None or not failure.hard:
+        session.add(
+            Bounce(
+                list_id=mlist.id,
+                subscriber_id=subscriber.id,
+                delivery_id=delivery_id,
+                inbound_id=inbound.id,
+                recipient=subscriber.email,
+                kind="soft",
+                diagnostic=diagnostic[:2000],
+            )
+        )
+        return [f"soft bounce for subscriber {subscriber.id}"]
+    return [
+        await record_hard(
+            session,
+            settings,
+            mlist=mlist,
+            subscriber=subscriber,
+            delivery_id=delivery_id,
+            inbound_id=inbound.id,
+            diagnostic=diagnostic,
+        )
+    ]
+
+
+async def record_hard(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    mlist: MailingList,
+    subscriber: Subscriber,
+    delivery_id: int | None,
+    diagnostic: str,
+    inbound_id: int | None = None,
+) -> str:
+    """Count one hard bounce (a bounce message, or a relay's 5xx): warn one short of the limit,
+    unsubscribe at it and tell the owners. Returns what was done."""
+    now = utcnow()
     session.add(
         Bounce(
             list_id=mlist.id,
             subscriber_id=subscriber.id,
             delivery_id=delivery_id,
-            inbound_id=inbound.id,
+            inbound_id=inbound_id,
             recipient=subscriber.email,
-            kind="hard" if hard else "soft",
-            diagnostic=(failure.reason if failure else "")[:2000],
+            kind="hard",
+            diagnostic=diagnostic[:2000],
+            received_at=now,
         )
     )
-    if delivery_id is not None and hard:
+    if delivery_id is not None:
         await session.execute(
             update(Delivery).where(Delivery.id == delivery_id).values(status=DeliveryStatus.BOUNCED)
         )
-    if not hard:
-        return [f"soft bounce for subscriber {subscriber.id}"]
     await session.flush()
-    now = utcnow()
     count = await session.scalar(
         select(func.count(Bounce.id)).where(
             Bounce.subscriber_id == subscriber.id,
@@ -96,20 +133,10 @@ async def handle(
     )
     subscriber.bounce_score, subscriber.last_bounce_at = count or 0, now
     if subscriber.status != SubscriberStatus.ACTIVE:
-        return [f"hard bounce {count} for subscriber {subscriber.id} (not active)"]
+        return f"hard bounce {count} for subscriber {subscriber.id} (not active)"
     if subscriber.bounce_score >= HARD_BOUNCE_LIMIT:
-        subscriber.status, subscriber.unsubscribed_at = SubscriberStatus.UNSUBSCRIBED, now
-        await activity.record(
-            session,
-            "subscriber.bounced_out",
-            actor_id=None,
-            target_type="subscriber",
-            target_id=subscriber.id,
-            list_id=mlist.id,
-            bounces=subscriber.bounce_score,
-        )
-        log.info("subscriber_bounced_out", list_id=mlist.id, subscriber_id=subscriber.id)
-        return [f"hard bounce {count}: subscriber {subscriber.id} unsubscribed"]
+        await _bounce_out(session, settings, mlist, subscriber)
+        return f"hard bounce {count}: subscriber {subscriber.id} unsubscribed"
     if subscriber.bounce_score == HARD_BOUNCE_LIMIT - 1:
         # The warning goes to the address that bounces: it may still reach a person (a full
         # mailbox emptied, a filter fixed), and costs nothing when it does not.
@@ -124,8 +151,45 @@ async def handle(
             bounce_count=subscriber.bounce_score,
             threshold=HARD_BOUNCE_LIMIT,
         )
-        return [f"hard bounce {count}: subscriber {subscriber.id} warned"]
-    return [f"hard bounce {count} for subscriber {subscriber.id}"]
+        return f"hard bounce {count}: subscriber {subscriber.id} warned"
+    return f"hard bounce {count} for subscriber {subscriber.id}"
+
+
+async def _bounce_out(
+    session: AsyncSession, settings: Settings, mlist: MailingList, subscriber: Subscriber
+) -> None:
+    subscriber.status, subscriber.unsubscribed_at = SubscriberStatus.UNSUBSCRIBED, utcnow()
+    await activity.record(
+        session,
+        "subscriber.bounced_out",
+        actor_id=None,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        list_id=mlist.id,
+        bounces=subscriber.bounce_score,
+    )
+    log.info("subscriber_bounced_out", list_id=mlist.id, subscriber_id=subscriber.id)
+    diagnostics = list(
+        await session.scalars(
+            select(Bounce.diagnostic)
+            .where(Bounce.subscriber_id == subscriber.id, Bounce.kind == "hard")
+            .order_by(Bounce.id.desc())
+            .limit(HARD_BOUNCE_LIMIT)
+        )
+    )
+    for owner in await processing.owners(session, mlist.id):
+        await subscriptions.send_mail(
+            session,
+            mlist,
+            template="bounce_notice",
+            recipient=owner.email,
+            language=owner.language,
+            settings=settings,
+            address=subscriber.email,
+            bounce_count=subscriber.bounce_score,
+            diagnostics=[d for d in diagnostics if d],
+            bounces_url=f"{settings.server.public_url}/lists/{mlist.id}/bounces",
+        )
 
 
 async def list_bounces(

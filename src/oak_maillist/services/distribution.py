@@ -9,6 +9,7 @@ the DKIM signature; every relay answer is recorded on the row.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
 from oak_maillist.db.types import UtcDateTime, utcnow
-from oak_maillist.delivery import compose, relay
+from oak_maillist.delivery import compose, dmarc, relay
 from oak_maillist.delivery.dkim import Signer
 from oak_maillist.logging import get_logger
 from oak_maillist.mail.dkim_keys import Algorithm
 from oak_maillist.mail.verp import encode as verp_address
+from oak_maillist.metrics import DELIVERIES
 from oak_maillist.models import (
     Delivery,
     DeliveryStatus,
@@ -41,6 +43,14 @@ log = get_logger(__name__)
 POST_JOB = "delivery.send_post"
 VERP_PURPOSE = "verp"
 BATCH_SIZE = 100
+NO_DMARC = compose.DmarcAction.NONE
+DMARC_ACTIONS = {
+    "munge_from": compose.DmarcAction.MUNGE_FROM,
+    "wrap": compose.DmarcAction.WRAP,
+    "none": NO_DMARC,
+}
+# DMARC policy lookups with their caches, one per DNS setup of this process.
+_CHECKERS: dict[tuple[tuple[str, ...], int, float], dmarc.Checker] = {}
 REPLY_TO_MODES = {
     "none": compose.ReplyTo.NONE,
     "list": compose.ReplyTo.LIST,
@@ -136,6 +146,8 @@ class Outgoing:
     body_hash: bytes | None
     list_local: str
     domain: str
+    list_id: int
+    personalize: bool
 
 
 async def compose_post(
@@ -166,6 +178,8 @@ async def compose_post(
         ),
         own_domains=frozenset({domain.name}),
     )
+    if message.sender_email and await _mitigate(settings, message.sender_email, domain.name):
+        ctx = dataclasses.replace(ctx, dmarc=DMARC_ACTIONS.get(mlist.dmarc_mitigation, NO_DMARC))
     prepared = compose.prepare(raw, ctx)
     signer = None
     key = domains.dkim_private_key(domain, settings)
@@ -173,7 +187,24 @@ async def compose_post(
         signer = Signer(domain.dkim_selector, domain.name, key, Algorithm(domain.dkim_algorithm))
     shared = prepared.shared_body
     body_hash = signer.body_hash(shared) if signer and shared is not None else None
-    return Outgoing(prepared, signer, body_hash, mlist.local_part, domain.name)
+    return Outgoing(
+        prepared, signer, body_hash, mlist.local_part, domain.name, mlist.id, mlist.personalize
+    )
+
+
+async def _mitigate(settings: Settings, sender: str, list_domain: str) -> bool:
+    """Whether the poster's domain publishes a DMARC policy that our decoration would break."""
+    domain = sender.rpartition("@")[2].lower()
+    if not settings.dns.dmarc_lookups or not domain or domain == list_domain.lower():
+        return False
+    dns_settings = settings.dns
+    key = (tuple(dns_settings.nameservers), dns_settings.port, dns_settings.timeout_seconds)
+    checker = _CHECKERS.get(key)
+    if checker is None:
+        checker = _CHECKERS[key] = dmarc.Checker(
+            dns_settings.nameservers, dns_settings.port, dns_settings.timeout_seconds
+        )
+    return await checker.needs_mitigation(domain)
 
 
 async def _raw(session: AsyncSession, settings: Settings, message: Message) -> bytes | None:
@@ -216,24 +247,61 @@ def verp_key(settings: Settings) -> bytes:
     return crypto.derive_key(settings.security, VERP_PURPOSE)
 
 
+def bulk_envelope(outgoing: Outgoing, settings: Settings) -> tuple[str, bytes]:
+    """Return path and bytes shared by every recipient of a list that does not personalise:
+    signed once, bounces to the plain `-bounces` address, unsubscribe through the list's page
+    (no one-click: RFC 8058 needs a link that names the recipient)."""
+    base = str(settings.server.base_url).rstrip("/")
+    page = f"{base}/lists/{outgoing.list_id}/unsubscribe"
+    data = compose.for_recipient(outgoing.prepared, compose.RecipientContext(page, one_click=False))
+    if outgoing.signer is not None:
+        data = outgoing.signer.sign(data, body_hash=outgoing.body_hash) + data
+    return f"{outgoing.list_local}-bounces@{outgoing.domain}", data
+
+
+@dataclass(frozen=True)
+class Recorded:
+    counts: dict[str, int]
+    # Deliveries the relay refused for good (5xx): each counts as a hard bounce.
+    refused: list[tuple[Delivery, str]]
+
+
 async def record_results(
     session: AsyncSession,
     settings: Settings,
     ids: list[int],
     results: list[relay.Result],
-) -> dict[str, int]:
-    """Store each relay answer on its row; returns counts by resulting status."""
+) -> Recorded:
+    """Store each relay answer on its row: the sent ones in one statement, the rest one by one."""
     counts: dict[str, int] = {}
-    rows = {
-        row.id: row for row in await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))
+    sent = [i for i, r in zip(ids, results, strict=True) if r.outcome is relay.Outcome.SENT]
+    if sent:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(sent))
+            .values(
+                status=DeliveryStatus.SENT,
+                sent_at=utcnow(),
+                last_code=250,
+                last_reply="OK",
+                lease_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        counts["sent"] = len(sent)
+        DELIVERIES.labels("sent").inc(len(sent))
+    others = {
+        i: r for i, r in zip(ids, results, strict=True) if r.outcome is not relay.Outcome.SENT
     }
-    for delivery_id, result in zip(ids, results, strict=True):
-        row = rows.get(delivery_id)
-        if row is None:
-            continue
-        attempt = outbound.record(row, result, settings)
-        counts[str(attempt.status)] = counts.get(str(attempt.status), 0) + 1
-    return counts
+    refused: list[tuple[Delivery, str]] = []
+    if others:
+        rows = await session.scalars(select(Delivery).where(Delivery.id.in_(list(others))))
+        for row in rows:
+            attempt = outbound.record(row, others[row.id], settings)
+            counts[str(attempt.status)] = counts.get(str(attempt.status), 0) + 1
+            if others[row.id].outcome is relay.Outcome.PERMANENT:
+                refused.append((row, f"{attempt.code} {attempt.reply}".strip()))
+    return Recorded(counts, refused)
 
 
 async def due_message_ids(session: AsyncSession, *, limit: int = 200) -> list[int]:

@@ -41,9 +41,27 @@ async def queue(
     list_id: int | None = None,
 ) -> OutboundMessage:
     """Store a composed message for delivery; hand `row.id` to the broker after commit."""
-    row = OutboundMessage(
-        kind=kind, sender=sender, recipient=recipient, list_id=list_id, raw=message.as_string()
+    return await queue_raw(
+        session,
+        message.as_string(),
+        kind=kind,
+        sender=sender,
+        recipient=recipient,
+        list_id=list_id,
     )
+
+
+async def queue_raw(
+    session: AsyncSession,
+    data: str,
+    *,
+    kind: str,
+    sender: str,
+    recipient: str,
+    list_id: int | None = None,
+) -> OutboundMessage:
+    """Store an encoded message for delivery."""
+    row = OutboundMessage(kind=kind, sender=sender, recipient=recipient, list_id=list_id, raw=data)
     session.add(row)
     await session.flush()
     return row
@@ -95,18 +113,16 @@ async def claim(
     return await session.get(OutboundMessage, outbound_id, populate_existing=True)
 
 
-async def relay_for(
-    session: AsyncSession, row: OutboundMessage | Delivery, settings: Settings
-) -> RelayConfig:
+async def relay_for(session: AsyncSession, list_id: int | None, settings: Settings) -> RelayConfig:
     """The list's domain relay when it has one, else the global smtp.outgoing."""
     config = RelayConfig.from_settings(settings.smtp.outgoing)
-    if row.list_id is None:
+    if list_id is None:
         return config
     domain = (
         await session.execute(
             select(Domain)
             .join(MailingList, MailingList.domain_id == Domain.id)
-            .where(MailingList.id == row.list_id)
+            .where(MailingList.id == list_id)
         )
     ).scalar_one_or_none()
     if domain is None or not domain.smtp_host:

@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oak_maillist.config import Settings
 from oak_maillist.db.types import utcnow
 from oak_maillist.errors import ConflictError, NotFoundError
-from oak_maillist.models import DigestMode, MailingList, Subscriber, SubscriberStatus, User
+from oak_maillist.models import (
+    DigestFormat,
+    DigestMode,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    User,
+)
 from oak_maillist.services import activity, subscriptions
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.csv_import import neutralise
@@ -123,6 +130,7 @@ async def add_subscriber(
     origin: Origin,
     name: str = "",
     digest_mode: DigestMode = DigestMode.NONE,
+    digest_format: DigestFormat = DigestFormat.MIME,
     status: SubscriberStatus = SubscriberStatus.ACTIVE,
     language: str | None = None,
 ) -> Subscriber:
@@ -134,6 +142,7 @@ async def add_subscriber(
         email_normalized=key,
         name=name,
         digest_mode=digest_mode.value,
+        digest_format=digest_format.value,
         language=language or mlist.language,
         source="owner",
         bounce_score=0,
@@ -158,10 +167,17 @@ async def update_subscriber(
     name: str | None = None,
     status: SubscriberStatus | None = None,
     digest_mode: DigestMode | None = None,
+    digest_format: DigestFormat | None = None,
     language: str | None = None,
 ) -> Subscriber:
-    """Change any of name, status, digest mode and language; a status change sets its dates."""
-    wanted = {"name": name, "digest_mode": digest_mode, "language": language}
+    """Change any of name, status, digest mode/format and language; a status change sets its
+    dates."""
+    wanted = {
+        "name": name,
+        "digest_mode": digest_mode,
+        "digest_format": digest_format,
+        "language": language,
+    }
     changed = {
         key: str(value)
         for key, value in wanted.items()

@@ -375,11 +375,18 @@ async def preferences(
 
 
 async def set_digest_mode(
-    session: AsyncSession, *, token: str, digest_mode: str, settings: Settings, origin: Origin
+    session: AsyncSession,
+    *,
+    token: str,
+    digest_mode: str,
+    settings: Settings,
+    origin: Origin,
+    digest_format: str | None = None,
 ) -> tuple[Subscriber, MailingList]:
     subscriber, mlist = await _linked(session, settings, PREFERENCES, token)
-    if subscriber.digest_mode != digest_mode:
-        subscriber.digest_mode = digest_mode
+    digest_format = digest_format or subscriber.digest_format
+    if (subscriber.digest_mode, subscriber.digest_format) != (digest_mode, digest_format):
+        subscriber.digest_mode, subscriber.digest_format = digest_mode, digest_format
         await activity.record(
             session,
             "subscriber.preferences_changed",
@@ -389,5 +396,6 @@ async def set_digest_mode(
             target_id=subscriber.id,
             list_id=mlist.id,
             digest_mode=digest_mode,
+            digest_format=digest_format,
         )
     return subscriber, mlist

@@ -137,8 +137,14 @@ VARIABLES: dict[str, tuple[str, Any]] = {
     "queue_url": ("The list's moderation queue", f"{_URL}/lists/dev/moderation"),
     "bounce_count": ("Failed deliveries so far", 3),
     "threshold": ("Failed deliveries before delivery is paused", 5),
+    "diagnostics": (
+        "The receiving servers' last answers, newest first",
+        ["550 5.1.1 <ada@example.org>: mailbox unavailable"],
+    ),
+    "bounces_url": ("The list's bounce log", f"{_URL}/lists/dev/bounces"),
     "period": ("The period covered, formatted", "2026-11-23"),
     "kind": ("daily or weekly", "daily"),
+    "issue": ("The list's digest number", 12),
     "messages": ("The messages: each has subject, sender, date, text", _MESSAGES),
     "invite_note": ("The inviter's personal note; may be empty", "Join us for the 2.0 release!"),
     "requester_address": ("The address asking to join", "ada@example.org"),
@@ -217,7 +223,14 @@ SPECS: dict[str, TemplateSpec] = {
             "address bounce_count threshold",
         ),
         _spec(
-            "digest", "The period's messages in one mail", "period kind messages unsubscribe_url"
+            "bounce_notice",
+            "Tells the owners that bounces unsubscribed an address",
+            "address bounce_count diagnostics bounces_url",
+        ),
+        _spec(
+            "digest",
+            "The digest's subject and table of contents (the posts follow)",
+            "period kind issue messages",
         ),
         _spec(
             "footer",

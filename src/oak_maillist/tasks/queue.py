@@ -16,6 +16,7 @@ from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.middlewares import SmartRetryMiddleware
 
 from oak_maillist.config import QueueSettings
+from oak_maillist.delivery.pool import RelayPool
 from oak_maillist.logging import get_logger
 from oak_maillist.runtime import Runtime
 from oak_maillist.tasks.registry import load_jobs
@@ -82,13 +83,42 @@ async def start(runtime: Runtime, broker: AsyncBroker, *, worker: bool) -> None:
 async def stop() -> None:
     broker: AsyncBroker | None = _state.pop("broker", None)
     _state.pop("runtime", None)
+    relays: RelayPool | None = _state.pop("relays", None)
     if broker is not None:
+        await _settle(broker)
         await broker.shutdown()
+    if relays is not None:
+        await relays.close()
+
+
+async def _settle(broker: AsyncBroker, seconds: float = 10) -> None:
+    """Let jobs the in-memory broker is running finish (cancel them after `seconds`), so that
+    nothing of this process's work outlives it. Other brokers' workers do this themselves."""
+    running: set[asyncio.Task[Any]] = set(getattr(broker, "_running_tasks", ()))
+    if not running:
+        return
+    _done, pending = await asyncio.wait(running, timeout=seconds)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1)
+        log.warning("jobs_cancelled_at_stop", count=len(pending))
 
 
 def is_running() -> bool:
     """Whether this process has a started queue (False while shutting down)."""
     return "runtime" in _state
+
+
+def relay_pool() -> RelayPool:
+    """This process's reused relay connections, made on first use from `smtp.outgoing`."""
+    relays: RelayPool | None = _state.get("relays")
+    if relays is None:
+        outgoing = current_runtime().settings.smtp.outgoing
+        relays = _state["relays"] = RelayPool(
+            outgoing.max_connections, outgoing.rate_limit_per_second
+        )
+    return relays
 
 
 def current_runtime() -> Runtime:

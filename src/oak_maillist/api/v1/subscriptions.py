@@ -127,6 +127,7 @@ def _preferences(subscriber: Subscriber, mlist: MailingList) -> PreferencesOut:
         list_name=mlist.name,
         email=subscriber.email,
         digest_mode=subscriber.digest_mode,  # type: ignore[arg-type]
+        digest_format=subscriber.digest_format,  # type: ignore[arg-type]
         status=subscriber.status,
     )
 
@@ -150,6 +151,7 @@ async def set_preferences(
             session,
             token=body.token,
             digest_mode=body.digest_mode,
+            digest_format=body.digest_format,
             settings=settings,
             origin=origin,
         )

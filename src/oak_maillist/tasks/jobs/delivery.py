@@ -1,53 +1,157 @@
-"""Jobs that send accepted posts to their subscribers, and the sweeper for retries and leases."""
+"""Jobs that send accepted posts to their subscribers, and the sweeper for retries and leases.
+
+One job per post runs several lanes side by side, each claiming a batch of deliveries under a
+lease, sending it over a pooled relay connection and recording the answers. A personalised list
+gets one transaction per recipient (its own return path and unsubscribe link); a bulk list gets
+one copy, signed once, for many recipients per transaction.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+import aiosmtplib
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.config import Settings
 from oak_maillist.db.engine import transaction
 from oak_maillist.delivery import relay
+from oak_maillist.delivery.pool import RelayPool
 from oak_maillist.logging import get_logger
-from oak_maillist.models import Message
-from oak_maillist.services import distribution, outbound
-from oak_maillist.tasks.queue import current_runtime, enqueue
+from oak_maillist.models import Delivery, MailingList, Message, Subscriber
+from oak_maillist.services import bounces, distribution, outbound
+from oak_maillist.tasks.queue import current_runtime, enqueue, relay_pool
 from oak_maillist.tasks.registry import job
 
 log = get_logger(__name__)
 # A job sends at most this many batches, then hands the rest to a fresh job, so one large
 # list does not hold a worker for ever and other posts get their turn.
-MAX_BATCHES_PER_JOB = 20
+MAX_BATCHES_PER_JOB = 50
+PERSONAL_BATCH = 100
+BULK_BATCH = 1000
+# Recipients per SMTP transaction in bulk (RFC 5321 §4.5.3.1.8: relays must take 100).
+BULK_RECIPIENTS = 100
+
+
+@dataclass
+class _Run:
+    """One job's shared state: what to send, how, and how far it got."""
+
+    message_id: int
+    outgoing: distribution.Outgoing
+    config: relay.RelayConfig
+    settings: Settings
+    pool: RelayPool
+    verp_key: bytes
+    budget: int = MAX_BATCHES_PER_JOB
+    sent: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @job(distribution.POST_JOB, timeout_seconds=600, max_retries=2)
 async def send_post(message_id: int) -> int:
-    """Send the due deliveries of one post, a batch at a time (idempotent: claimed rows only)."""
+    """Send the due deliveries of one post (idempotent: only rows this job claimed are sent)."""
     runtime = current_runtime()
     settings = runtime.settings
-    lease = timedelta(seconds=settings.queue.lease_seconds)
     async with transaction(runtime.sessionmaker) as session:
         message = await session.get(Message, message_id)
         outgoing = await distribution.compose_post(session, settings, message) if message else None
-    if outgoing is None:
+        config = (
+            await outbound.relay_for(session, message.list_id, settings)
+            if message and outgoing
+            else None
+        )
+    if outgoing is None or config is None:
         log.warning("post_unreadable", message_id=message_id)
         return 0
-    key = distribution.verp_key(settings)
-    sent = 0
-    for _ in range(MAX_BATCHES_PER_JOB):
+    run = _Run(
+        message_id, outgoing, config, settings, relay_pool(), distribution.verp_key(settings)
+    )
+    lanes = max(1, settings.smtp.outgoing.max_connections)
+    await asyncio.gather(*(_lane(run) for _ in range(lanes)))
+    if run.budget <= 0:
+        await enqueue(distribution.POST_JOB, message_id=message_id)
+    log.info("post_sent", message_id=message_id, **run.counts)
+    return run.sent
+
+
+async def _lane(run: _Run) -> None:
+    runtime = current_runtime()
+    lease = timedelta(seconds=run.settings.queue.lease_seconds)
+    limit = PERSONAL_BATCH if run.outgoing.personalize else BULK_BATCH
+    while run.budget > 0:
+        run.budget -= 1
         async with transaction(runtime.sessionmaker) as session:
-            batch = await distribution.claim_batch(session, message_id, lease=lease)
-            if not batch:
-                return sent
-            config = await outbound.relay_for(session, batch[0], settings)
-        envelopes = [distribution.envelope_for(outgoing, row, settings, key) for row in batch]
-        results = await relay.send_each(config, envelopes)
-        async with transaction(runtime.sessionmaker) as session:
-            counts = await distribution.record_results(
-                session, settings, [row.id for row in batch], results
+            batch = await distribution.claim_batch(
+                session, run.message_id, lease=lease, limit=limit
             )
-        sent += counts.get("sent", 0)
-        log.info("post_batch_sent", message_id=message_id, **counts)
-    await enqueue(distribution.POST_JOB, message_id=message_id)
-    return sent
+        if not batch:
+            return
+        await run.pool.rate.take(len(batch))
+        results = await _send(run, batch)
+        async with transaction(runtime.sessionmaker) as session:
+            recorded = await distribution.record_results(
+                session, run.settings, [row.id for row in batch], results
+            )
+            for row, diagnostic in recorded.refused:
+                await _count_refusal(session, run.settings, row, diagnostic)
+        for status, count in recorded.counts.items():
+            run.counts[status] = run.counts.get(status, 0) + count
+        run.sent += recorded.counts.get("sent", 0)
+
+
+async def _send(run: _Run, batch: list[Delivery]) -> list[relay.Result]:
+    try:
+        async with run.pool.connection(run.config) as client:
+            if run.outgoing.personalize:
+                envelopes = [
+                    distribution.envelope_for(run.outgoing, row, run.settings, run.verp_key)
+                    for row in batch
+                ]
+                return await relay.send_each(client, envelopes)
+            return await _send_bulk(run, client, batch)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return [relay.temporary_failure(exc)] * len(batch)
+
+
+async def _send_bulk(
+    run: _Run, client: aiosmtplib.SMTP, batch: list[Delivery]
+) -> list[relay.Result]:
+    sender, data = distribution.bulk_envelope(run.outgoing, run.settings)
+    answers: dict[str, relay.Result] = {}
+    for start in range(0, len(batch), BULK_RECIPIENTS):
+        recipients = [row.recipient for row in batch[start : start + BULK_RECIPIENTS]]
+        if not client.is_connected:
+            lost = relay.Result(relay.Outcome.TEMPORARY, None, "connection lost before sending")
+            answers.update(dict.fromkeys(recipients, lost))
+            continue
+        answers.update(
+            await relay.send_bulk(client, sender=sender, recipients=recipients, message=data)
+        )
+    unknown = relay.Result(relay.Outcome.TEMPORARY, None, "the relay gave no answer")
+    return [answers.get(row.recipient, unknown) for row in batch]
+
+
+async def _count_refusal(
+    session: AsyncSession, settings: Settings, row: Delivery, diagnostic: str
+) -> None:
+    """A 5xx from the relay is a hard bounce for that subscriber (the relay said it at once)."""
+    if row.subscriber_id is None:
+        return
+    subscriber = await session.get(Subscriber, row.subscriber_id)
+    mlist = await session.get(MailingList, row.list_id)
+    if subscriber is None or mlist is None:
+        return
+    await bounces.record_hard(
+        session,
+        settings,
+        mlist=mlist,
+        subscriber=subscriber,
+        delivery_id=row.id,
+        diagnostic=diagnostic,
+    )
 
 
 @job("delivery.sweep", cron=("* * * * *",), timeout_seconds=60, max_retries=1)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import aiosmtplib
+
 from oak_maillist.db.engine import transaction
 from oak_maillist.delivery import relay
 from oak_maillist.services import outbound
-from oak_maillist.tasks.queue import current_runtime, enqueue
+from oak_maillist.tasks.queue import current_runtime, enqueue, relay_pool
 from oak_maillist.tasks.registry import job
 
 SEND = "outbound.send"
@@ -22,9 +24,15 @@ async def send(outbound_id: int) -> str:
         row = await outbound.claim(session, outbound_id, lease=lease)
         if row is None:
             return "skipped"
-        config = await outbound.relay_for(session, row, runtime.settings)
+        config = await outbound.relay_for(session, row.list_id, runtime.settings)
         sender, recipient, raw = row.sender, row.recipient, row.raw.encode()
-    results = await relay.send(config, sender=sender, recipients=[recipient], message=raw)
+    try:
+        async with relay_pool().connection(config) as client:
+            results = await relay.send_bulk(
+                client, sender=sender, recipients=[recipient], message=raw
+            )
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        results = {recipient: relay.temporary_failure(exc)}
     async with transaction(runtime.sessionmaker) as session:
         row = await session.get(outbound.OutboundMessage, outbound_id)
         if row is None:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from oak_maillist.api.v1.schemas.common import NO_CONTROL_CHARS, EmailAddress
-from oak_maillist.models import DigestMode, SubscriberStatus
+from oak_maillist.models import DigestFormat, DigestMode, SubscriberStatus
 
 # What an owner may set; pending, invited, awaiting approval and bouncing come from processes.
 OwnerStatus = Literal["active", "disabled", "unsubscribed"]
@@ -24,6 +24,7 @@ class SubscriberOut(BaseModel):
     name: str
     status: SubscriberStatus
     digest_mode: DigestMode
+    digest_format: DigestFormat
     language: str
     source: str
     bounce_score: int
@@ -38,6 +39,7 @@ class SubscriberCreate(BaseModel):
     email: EmailAddress
     name: str = Field(default="", max_length=200, pattern=NO_CONTROL_CHARS)
     digest_mode: DigestMode = DigestMode.NONE
+    digest_format: DigestFormat = DigestFormat.MIME
     status: OwnerStatus = "active"
     language: Language | None = Field(default=None, description="Default: the list's language")
 
@@ -48,6 +50,7 @@ class SubscriberUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=200, pattern=NO_CONTROL_CHARS)
     status: OwnerStatus | None = None
     digest_mode: DigestMode | None = None
+    digest_format: DigestFormat | None = None
     language: Language | None = None
 
 

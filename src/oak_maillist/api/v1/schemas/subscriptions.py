@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from oak_maillist.api.v1.schemas.common import EmailAddress
 
 DigestMode = Literal["none", "daily", "weekly"]
+DigestFormat = Literal["mime", "plain"]
 
 
 class SubscribeIn(BaseModel):
@@ -38,8 +39,10 @@ class PreferencesOut(BaseModel):
     list_name: str
     email: str
     digest_mode: DigestMode
+    digest_format: DigestFormat
     status: str
 
 
 class PreferencesIn(TokenIn):
     digest_mode: DigestMode
+    digest_format: DigestFormat | None = Field(default=None, description="Default: unchanged")
