@@ -1,6 +1,6 @@
 """Posts accepted and archived per second over SMTP, and the time to the 250 reply.
 
-    .venv/bin/python bench/ingest.py [--db sqlite|postgresql|mysql] [--senders 20]
+    .venv/bin/python -m bench.ingest [--db sqlite|postgresql|mysql] [--senders 20]
         [--small 2000] [--large 300]
 
 Starts `oak-maillist serve --role smtp,worker` on a fresh database (the embedded default:
@@ -27,6 +27,7 @@ from pathlib import Path
 import aiosmtplib
 from sqlalchemy import func, select
 
+from bench.common import free_port, wait_port
 from oak_maillist.config import DatabaseSettings, Settings
 from oak_maillist.db import migrate
 from oak_maillist.models import Domain, MailingList, Message
@@ -88,29 +89,6 @@ async def _send_all(port: int, posts: list[bytes], senders: int) -> tuple[list[f
     return latencies, time.perf_counter() - start
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    import socket
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise SystemExit("server never listened")
-
-
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -149,9 +127,9 @@ async def run(
         await session.flush()
         list_id = mlist.id
 
-    base_port = _free_port()
+    base_port = free_port()
     baseline = subprocess.Popen([sys.executable, "-c", BASELINE, str(base_port)])  # noqa: ASYNC220
-    smtp_port = _free_port()
+    smtp_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OAK__")} | {
         "OAK__DATABASE__URL": url,
         "OAK__SMTP__INCOMING__HOST": "127.0.0.1",
@@ -176,8 +154,8 @@ async def run(
     )
     spy: subprocess.Popen[bytes] | None = None
     try:
-        _wait_port(base_port, baseline)
-        _wait_port(smtp_port, service)
+        wait_port(base_port, baseline)
+        wait_port(smtp_port, service)
         if profile:
             spy = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
                 [
@@ -226,7 +204,6 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=300, help="number of 100 KB posts")
     parser.add_argument("--profile", help="record the service with py-spy into this file")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
     from tests.databases import create_database, drop_database, unique_name
 
     name = unique_name("oak_bench")

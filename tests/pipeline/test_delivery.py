@@ -212,3 +212,26 @@ async def test_connections_are_reused_across_batches(
         await _settled(mail_service.runtime)
     # three posts, nine deliveries, over one connection kept open between them
     assert queue.relay_pool().opened == 1
+
+
+async def test_a_footer_with_each_recipients_link_is_signed_for_each(
+    mail_service: MailService, dev: MailingList, db: AsyncSession
+) -> None:
+    footer = "-- \nDevelopers list\nLeave:  {unsubscribe_url}  \n"
+    await db.execute(update(MailingList).where(MailingList.id == dev.id).values(footer=footer))
+    await db.commit()
+    await mail_service.deliver(
+        POST.replace("Ship it on Friday.", "Ship it\t on   Friday.  "),
+        sender="alice@example.com",
+        recipients=["dev@lists.example.org"],
+    )
+    mails = await mail_service.sink.wait_for(3)
+    dns = await _dns(mail_service.runtime)
+    links = set()
+    for mail in mails:
+        assert dkim.verify(mail.data, dnsfunc=lambda name, timeout=5: dns.get(name, b""))
+        unsubscribe = str(mail.message["List-Unsubscribe"]).split(">")[0].lstrip("<")
+        text = next(p for p in mail.message.walk() if p.get_content_type() == "text/plain")
+        assert f"Leave:  {unsubscribe}" in text.get_content()
+        links.add(unsubscribe)
+    assert len(links) == 3

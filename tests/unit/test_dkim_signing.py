@@ -11,9 +11,12 @@ from typing import Any
 
 import dkim
 import pytest
+from dkim.canonicalization import CanonicalizationPolicy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oak_maillist.delivery.compose import ListContext, RecipientContext, for_recipient, prepare
-from oak_maillist.delivery.dkim import Signer
+from oak_maillist.delivery.dkim import Signer, relaxed_body
 from oak_maillist.mail import dkim_keys
 from oak_maillist.mail.dkim_keys import Algorithm
 
@@ -141,3 +144,24 @@ def test_wrong_key_type_for_algorithm_is_refused() -> None:
     ed = dkim_keys.generate(Algorithm.ED25519_SHA256)
     with pytest.raises(ValueError):  # noqa: PT011 - the key loader's own message varies
         Signer("s", "example.com", ed.private_key, Algorithm.RSA_SHA256)
+
+
+_ED25519 = dkim_keys.generate(Algorithm.ED25519_SHA256)
+_PIECES = st.sampled_from([b" ", b"\t", b"\r\n", b"a", b"b", b"  ", b"\r\n\r\n", b"x y", b"\t \t"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=40).map(b"".join))
+def test_relaxed_body_matches_dkimpy(body: bytes) -> None:
+    canon = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+    assert relaxed_body(body) == canon.canonicalize_body(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map(b"".join), st.lists(_PIECES, max_size=10).map(b"".join))
+def test_a_hashed_prefix_gives_the_whole_bodys_hash(prefix: bytes, rest: bytes) -> None:
+    signer = Signer("s", "example.org", _ED25519.private_key, Algorithm.ED25519_SHA256)
+    rest = b"https://l.example.org/u?t=1" + rest  # the link: the rest always holds text
+    start = signer.body_prefix(prefix)
+    assert start is not None
+    assert signer.body_hash_after(start, rest) == signer.body_hash(prefix + rest)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,10 +59,32 @@ class Signer:
         self.algorithm = Algorithm(algorithm)
         self.private_key = private_key
         self._key = _load(private_key, self.algorithm)
+        self._relaxed_body = self.canonicalization.endswith(b"/relaxed")
 
     def body_hash(self, body: bytes) -> bytes:
-        """bh= for a body (relaxed canonicalisation, SHA-256): reuse it for identical bodies."""
+        """bh= for a body (SHA-256 of its canonical form): reuse it for identical bodies."""
+        if self._relaxed_body:
+            return base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
         return base64.b64encode(hashlib.sha256(self._canon.canonicalize_body(body)).digest())
+
+    def body_prefix(self, prefix: bytes) -> BodyPrefix | None:
+        """The hash state after the complete lines of `prefix`, for bodies that differ only
+        after it (a footer with the recipient's own link); None when not relaxed."""
+        if not self._relaxed_body:
+            return None
+        end = prefix.rfind(b"\r\n")
+        cut = end + 2 if end >= 0 else 0
+        hasher = hashlib.sha256(_relaxed_lines(prefix[:cut]))
+        return BodyPrefix(hasher, prefix[cut:])
+
+    def body_hash_after(self, prefix: BodyPrefix, rest: bytes) -> bytes:
+        """bh= of `prefix` + `rest` (`rest` must hold some text, which ends the body)."""
+        tail = relaxed_body(prefix.partial_line + rest)
+        if not tail:  # the body ends in the prefix's lines: no shortcut
+            raise ValueError("the rest of the body is empty")
+        hasher = prefix.hasher.copy()
+        hasher.update(tail)
+        return base64.b64encode(hasher.digest())
 
     def sign(
         self, message: bytes, *, body_hash: bytes | None = None, timestamp: int | None = None
@@ -110,6 +135,30 @@ class Signer:
                 signature_algorithm=self.algorithm.value.encode(),
             )
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BodyPrefix:
+    hasher: Any  # hashlib's sha256 state
+    partial_line: bytes
+
+
+_WSP = re.compile(rb"[ \t]+")
+_TRAILING_WSP = re.compile(rb" \r\n")
+_TRAILING_LINES = re.compile(rb"(?:\r\n)+$")
+
+
+def _relaxed_lines(data: bytes) -> bytes:
+    """RFC 6376 §3.4.4 on complete CRLF lines: whitespace runs become one space, none ends a
+    line."""
+    return _TRAILING_WSP.sub(b"\r\n", _WSP.sub(b" ", data))
+
+
+def relaxed_body(body: bytes) -> bytes:
+    """The relaxed canonical body: lines as above, empty lines at the end removed, a final
+    CRLF when anything is left (as dkimpy and OpenDKIM read a last line without CRLF)."""
+    body = _TRAILING_LINES.sub(b"", _relaxed_lines(body))
+    return body + b"\r\n" if body else b""
 
 
 def _included(headers: Sequence[Sequence[bytes]]) -> list[bytes]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oak_maillist.config import Settings
 from oak_maillist.db.types import UtcDateTime, utcnow
 from oak_maillist.delivery import compose, dmarc, relay
-from oak_maillist.delivery.dkim import Signer
+from oak_maillist.delivery.dkim import BodyPrefix, Signer
 from oak_maillist.logging import get_logger
 from oak_maillist.mail.dkim_keys import Algorithm
 from oak_maillist.mail.verp import encode as verp_address
@@ -148,6 +148,8 @@ class Outgoing:
     domain: str
     list_id: int
     personalize: bool
+    # The hashed body lines before the recipient's link, when the footer carries one.
+    body_prefix: BodyPrefix | None = None
 
 
 async def compose_post(
@@ -187,8 +189,19 @@ async def compose_post(
         signer = Signer(domain.dkim_selector, domain.name, key, Algorithm(domain.dkim_algorithm))
     shared = prepared.shared_body
     body_hash = signer.body_hash(shared) if signer and shared is not None else None
+    prefix = None
+    if signer is not None and shared is None and prepared.link_pieces:
+        # Bodies differ only from the recipient's link on: hash the lines before it once.
+        prefix = signer.body_prefix(prepared.link_pieces[0])
     return Outgoing(
-        prepared, signer, body_hash, mlist.local_part, domain.name, mlist.id, mlist.personalize
+        prepared,
+        signer,
+        body_hash,
+        mlist.local_part,
+        domain.name,
+        mlist.id,
+        mlist.personalize,
+        prefix,
     )
 
 
@@ -232,7 +245,11 @@ def envelope_for(
         outgoing.prepared, compose.RecipientContext(links.one_click_url(settings, token))
     )
     if outgoing.signer is not None:
-        data = outgoing.signer.sign(data, body_hash=outgoing.body_hash) + data
+        body_hash = outgoing.body_hash
+        if body_hash is None and outgoing.body_prefix is not None:
+            rest = data[data.find(b"\r\n\r\n") + 4 + len(outgoing.prepared.link_pieces[0]) :]
+            body_hash = outgoing.signer.body_hash_after(outgoing.body_prefix, rest)
+        data = outgoing.signer.sign(data, body_hash=body_hash) + data
     sender = verp_address(
         verp_key,
         list_local=outgoing.list_local,
