@@ -25,11 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,spamassassin]'
 	touch $(STAMP)
 
-# The web app is built when it exists; the backend serves frontend/dist at "/".
+# The web app (type check + build); the backend serves frontend/dist at "/". Under `make test`
+# its unit tests (vitest) run too; the browser tests (tests/web) run from scripts/test-all.sh.
 frontend:
-	@if [ -f frontend/package.json ]; then \
-		cd frontend && npm ci --no-audit --no-fund && npm run build; \
-	fi
+	cd frontend && npm ci --no-audit --no-fund && npm run build$(if $(filter test,$(MAKECMDGOALS)), && npm test)
 
 services:
 	scripts/ensure-services.sh

@@ -27,6 +27,9 @@ status=0
 # Tools the tests drive as real peers.
 command -v oathtool >/dev/null || apt_install oathtool
 command -v oathtool >/dev/null || { echo "ensure-services: oathtool is missing" >&2; status=1; }
+# The browser the web app's tests drive (tests/web): Debian's chromium, never a downloaded one.
+[ -x /usr/bin/chromium ] || apt_install chromium
+[ -x /usr/bin/chromium ] || { echo "ensure-services: chromium is missing" >&2; status=1; }
 
 if ! up 5432; then
   command -v pg_ctlcluster >/dev/null || apt_install postgresql
@@ -53,5 +56,22 @@ if ! up 5672; then
   rabbitmq-server -detached || true
 fi
 wait_port RabbitMQ 5672 90 || status=1
+
+# Local spam scorers the AI moderation tests use for real: Rspamd (HTTP :11333, controller
+# :11334 for learning, Bayes in the Redis above) and SpamAssassin's spamd (:783, TELL allowed).
+if ! up 11333; then
+  command -v rspamd >/dev/null || apt_install rspamd
+  mkdir -p /etc/rspamd/local.d /var/log/rspamd
+  [ -f /etc/rspamd/local.d/redis.conf ] || echo 'servers = "127.0.0.1:6379";' >/etc/rspamd/local.d/redis.conf
+  (setsid rspamd -u root -g root -f >/var/log/rspamd/ci.log 2>&1 &) || true
+fi
+wait_port Rspamd 11333 90 || status=1
+
+if ! up 783; then
+  command -v spamd >/dev/null || apt_install spamassassin spamd spamc
+  spamd -d --listen=127.0.0.1:783 --allow-tell -u debian-spamd -g debian-spamd \
+    --helper-home-dir=/var/lib/spamassassin --pidfile=/run/spamd.pid -s /var/log/spamd.log || true
+fi
+wait_port spamd 783 60 || status=1
 
 exit $status

@@ -1,0 +1,200 @@
+"""The web app in a real browser: the built SPA served by a real `oak-maillist serve` on SQLite,
+driven by Python Playwright through Debian's chromium (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, Page, Playwright
+
+from tests.conftest import TEST_SECRET
+from tests.processes import REPO, Service, base_env, free_port, run
+
+CHROMIUM = Path("/usr/bin/chromium")
+DIST = REPO / "frontend" / "dist"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO / "frontend" / "e2e" / "screenshots"
+ADMIN_EMAIL = "admin@example.org"
+ADMIN_PASSWORD = "correct horse battery"
+# Actions wait at most this long (ms); each test is also bounded by pytest-timeout.
+ACTION_TIMEOUT_MS = 15_000
+
+
+def require_build() -> None:
+    """Fail (never skip) when the browser or the build is missing: the web tests must run."""
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    assert (DIST / "index.html").is_file(), f"{DIST} has no build: cd frontend && npm run build"
+
+
+@dataclass
+class Server:
+    """A running service: its HTTP base URL and SMTP port."""
+
+    url: str
+    smtp_port: int
+    service: Service
+
+    def api(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.request(
+            method, f"{self.url}/api/v1{path}", headers=headers, timeout=30, **kwargs
+        )
+
+    def token(self, email: str, password: str) -> str:
+        response = self.api("POST", "/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def tokens(self, email: str, password: str) -> dict[str, Any]:
+        response = self.api("POST", "/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def send_mail(self, sender: str, recipient: str, subject: str, body: str) -> None:
+        message = EmailMessage()
+        message["From"] = sender
+        message["To"] = recipient
+        message["Subject"] = subject
+        message["Message-ID"] = f"<{time.monotonic_ns()}@example.net>"
+        message.set_content(body)
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=15) as client:
+            client.send_message(message)
+
+
+@contextmanager
+def running_server(tmp_path: Path) -> Iterator[Server]:
+    """`oak-maillist serve` with a fresh SQLite database and the built web app."""
+    require_build()
+    http_port, smtp_port, relay_port = free_port(), free_port(), free_port()
+    env = base_env(f"sqlite://{tmp_path / 'web.db'}", tmp_path) | {
+        "OAK__SERVER__HOST": "127.0.0.1",
+        "OAK__SERVER__PORT": str(http_port),
+        "OAK__SERVER__BASE_URL": f"http://127.0.0.1:{http_port}",
+        "OAK__SERVER__STATIC_DIR": str(DIST),
+        "OAK__SMTP__INCOMING__HOST": "127.0.0.1",
+        "OAK__SMTP__INCOMING__PORT": str(smtp_port),
+        # Nothing listens there: deliveries are deferred, never sent anywhere.
+        "OAK__SMTP__OUTGOING__HOST": "127.0.0.1",
+        "OAK__SMTP__OUTGOING__PORT": str(relay_port),
+        "OAK__SMTP__OUTGOING__SECURITY": "none",
+        "OAK__SECURITY__JWT_SECRET": TEST_SECRET,
+        "OAK__SECURITY__WEBAUTHN_RP_ID": "127.0.0.1",
+        "OAK__LOGGING__LEVEL": "warning",
+    }
+    migrated = run(env, "migrate", "up")
+    assert migrated.returncode == 0, migrated.stderr
+    service = Service(env, tmp_path / "serve.log", "serve")
+    try:
+        url = f"http://127.0.0.1:{http_port}"
+        service.wait_ready(f"{url}/health/ready")
+        yield Server(url=url, smtp_port=smtp_port, service=service)
+    finally:
+        _status, output = service.stop()
+    assert "Traceback" not in output, output[-5000:]
+
+
+def launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+
+
+def new_page(
+    browser: Browser,
+    *,
+    locale: str = "en-US",
+    width: int = 1280,
+    height: int = 860,
+) -> Page:
+    context = browser.new_context(
+        locale=locale, viewport={"width": width, "height": height}, device_scale_factor=1
+    )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    page = context.new_page()
+    errors = _PAGE_ERRORS.setdefault(id(page), [])
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return page
+
+
+# Uncaught script errors per page (by id): a test fails if the app threw.
+_PAGE_ERRORS: dict[int, list[str]] = {}
+
+
+def page_errors(page: Page) -> list[str]:
+    return _PAGE_ERRORS.pop(id(page), [])
+
+
+def sign_in(page: Page, server: Server, email: str, password: str, path: str = "/") -> None:
+    """Start signed in (tokens from the API) with cookies accepted, then open `path`."""
+    pair = server.tokens(email, password)
+    page.goto(f"{server.url}/login")
+    page.evaluate(
+        """([access, refresh]) => {
+            localStorage.setItem('oak.consent', 'all')
+            localStorage.setItem('oak.session', JSON.stringify({ access, refresh }))
+        }""",
+        [pair["access_token"], pair["refresh_token"]],
+    )
+    page.goto(f"{server.url}{path}")
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")
+
+
+def assert_no_unknown_components(page: Page) -> None:
+    """An Element Plus component used but not registered renders as a bare <el-*> tag."""
+    unknown = page.evaluate(
+        """() => [...document.querySelectorAll('*')]
+            .map((el) => el.tagName.toLowerCase())
+            .filter((tag) => tag.startsWith('el-'))"""
+    )
+    assert unknown == [], f"unregistered Element Plus components: {sorted(set(unknown))}"
+
+
+def make_domain(server: Server, token: str, name: str) -> int:
+    response = server.api("POST", "/domains", token, json={"name": name})
+    assert response.status_code == 201, response.text
+    domain_id: int = response.json()["id"]
+    return domain_id
+
+
+def make_list(server: Server, token: str, domain_id: int, local_part: str, **fields: Any) -> int:
+    body = {"domain_id": domain_id, "local_part": local_part, "name": local_part.title(), **fields}
+    response = server.api("POST", "/lists", token, json=body)
+    assert response.status_code == 201, response.text
+    list_id: int = response.json()["id"]
+    return list_id
+
+
+def make_user(server: Server, token: str, email: str, password: str, role: str = "user") -> None:
+    body = {"email": email, "password": password, "display_name": email.split("@")[0], "role": role}
+    response = server.api("POST", "/users", token, json=body)
+    assert response.status_code == 201, response.text
+
+
+def choose_option(page: Page, select_testid: str, label: str) -> None:
+    """Open an Element Plus select and click one of its options."""
+    page.get_by_test_id(select_testid).click()
+    page.locator(".el-select-dropdown__item:visible", has_text=label).first.click()
