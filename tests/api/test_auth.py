@@ -14,14 +14,15 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.models import ActivityLog, RefreshToken, SystemRole, User, UserSession
+from oak_maillist.models import ActivityLog, ListRole, RefreshToken, SystemRole, User, UserSession
 from oak_maillist.ratelimit import LIMITS
 from oak_maillist.runtime import Runtime
+from oak_maillist.services import system_settings
 from oak_maillist.services.auth import login as login_service
 from oak_maillist.services.auth import passwords
 from oak_maillist.services.auth.tokens import signing_key
 from tests.conftest import TEST_SECRET, make_settings
-from tests.factories import DEFAULT_PASSWORD, login, make_user
+from tests.factories import DEFAULT_PASSWORD, login, make_list, make_user
 
 KEY = signing_key(make_settings("sqlite::memory:").security)
 
@@ -440,3 +441,33 @@ async def test_first_run_setup_then_404(client: httpx.AsyncClient) -> None:
     assert again.status_code == 404
     me = await _me(client, created.json()["access_token"])
     assert me.json()["role"] == "admin"
+
+
+async def test_me_counts_the_lists_the_caller_owns_and_moderates(
+    client: httpx.AsyncClient, alice: User, db: AsyncSession
+) -> None:
+    headers = await login(client, alice.email)
+    before = (await client.get("/api/v1/auth/me", headers=headers)).json()
+    assert (before["owned_lists"], before["moderated_lists"]) == (0, 0)
+    lists = [await make_list(db) for _ in range(3)]
+    db.add_all(
+        [
+            ListRole(list_id=lists[0].id, user_id=alice.id, role="owner"),
+            ListRole(list_id=lists[1].id, user_id=alice.id, role="moderator"),
+            ListRole(list_id=lists[2].id, user_id=alice.id, role="moderator"),
+        ]
+    )
+    await db.commit()
+    after = (await client.get("/api/v1/auth/me", headers=headers)).json()
+    assert (after["email"], after["owned_lists"], after["moderated_lists"]) == (alice.email, 1, 2)
+
+
+async def test_system_info_tells_the_web_app_how_to_register(
+    client: httpx.AsyncClient, alice: User, db: AsyncSession, runtime: Runtime
+) -> None:
+    info = (await client.get("/api/v1/system/info")).json()
+    assert info["registration_mode"] == "open"
+    assert info["password_min_length"] == runtime.settings.security.password_min_length
+    await system_settings.update(db, {"registration_mode": "closed"}, actor_id=None)
+    await db.commit()
+    assert (await client.get("/api/v1/system/info")).json()["registration_mode"] == "closed"

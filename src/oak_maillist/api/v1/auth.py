@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy import func, select
 
 from oak_maillist.api.deps import (
     CurrentUser,
@@ -14,6 +15,7 @@ from oak_maillist.api.deps import (
 )
 from oak_maillist.api.v1.schemas.auth import (
     LoginIn,
+    MeOut,
     MfaRequiredOut,
     RefreshIn,
     RegisterIn,
@@ -22,6 +24,7 @@ from oak_maillist.api.v1.schemas.auth import (
     TokenOut,
     UserOut,
 )
+from oak_maillist.models import ListRole, ListRoleName
 from oak_maillist.services import registration
 from oak_maillist.services.auth import login, sessions
 from oak_maillist.services.auth.sessions import TokenPair
@@ -106,8 +109,20 @@ async def logout(principal: CurrentUser, session: SessionDep, origin: OriginDep)
 
 
 @router.get("/me")
-async def me(principal: CurrentUser) -> UserOut:
-    return UserOut.model_validate(principal.user)
+async def me(principal: CurrentUser, session: SessionDep) -> MeOut:
+    rows = await session.execute(
+        select(ListRole.role, func.count(ListRole.id))
+        .where(ListRole.user_id == principal.user.id)
+        .group_by(ListRole.role)
+    )
+    roles = {str(role): int(count) for role, count in rows.all()}
+    return MeOut.model_validate(
+        {
+            **UserOut.model_validate(principal.user).model_dump(),
+            "owned_lists": roles.get(ListRoleName.OWNER, 0),
+            "moderated_lists": roles.get(ListRoleName.MODERATOR, 0),
+        }
+    )
 
 
 @router.get("/sessions")

@@ -26,6 +26,13 @@ class UserOut(BaseModel):
     last_login_at: datetime | None
 
 
+class MeOut(UserOut):
+    """The caller, and how many lists they own or moderate (the web app's menu needs it)."""
+
+    owned_lists: int
+    moderated_lists: int
+
+
 class LoginIn(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
