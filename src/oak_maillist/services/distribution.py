@@ -43,6 +43,8 @@ log = get_logger(__name__)
 POST_JOB = "delivery.send_post"
 VERP_PURPOSE = "verp"
 BATCH_SIZE = 100
+DELIVERIES_PER_JOB = 2000
+MAX_JOBS_PER_POST = 4
 NO_DMARC = compose.DmarcAction.NONE
 DMARC_ACTIONS = {
     "munge_from": compose.DmarcAction.MUNGE_FROM,
@@ -88,8 +90,14 @@ async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -
         "created_at",
     ]
     result = await session.execute(insert(Delivery).from_select(columns, chosen))
-    count = int(getattr(result, "rowcount", 0) or 0)
-    if count:
+    count = int(getattr(result, "rowcount", -1))
+    if count < 0:  # the driver does not say how many rows an INSERT ... SELECT wrote
+        count = await session.scalar(
+            select(func.count(Delivery.id)).where(Delivery.message_id == message.id)
+        ) or 0
+    # A large list gets several jobs, so that several worker processes share it (each claims
+    # its own batches); a small one gets one.
+    for _ in range(min(MAX_JOBS_PER_POST, -(-count // DELIVERIES_PER_JOB))):
         enqueue_after_commit(session, POST_JOB, message_id=message.id)
     log.info("post_fanned_out", list_id=mlist.id, message_id=message.id, deliveries=count)
     return count
@@ -98,20 +106,25 @@ async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -
 async def claim_batch(
     session: AsyncSession, message_id: int, *, lease: timedelta, limit: int = BATCH_SIZE
 ) -> list[Delivery]:
-    """Due deliveries of one post that nobody holds, taken under a lease (compare-and-set)."""
+    """Due deliveries of one post that nobody holds, taken under a lease (compare-and-set).
+
+    Concurrent claimers get disjoint rows: PostgreSQL and MariaDB skip rows another
+    transaction has locked; SQLite runs one writing transaction at a time.
+    """
     now = utcnow()
-    ids = list(
-        await session.scalars(
-            select(Delivery.id)
-            .where(
-                Delivery.message_id == message_id,
-                Delivery.next_attempt_at <= now,
-                outbound.claimable(Delivery, now),
-            )
-            .order_by(Delivery.id)
-            .limit(limit)
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.message_id == message_id,
+            Delivery.next_attempt_at <= now,
+            outbound.claimable(Delivery, now),
         )
+        .order_by(Delivery.id)
+        .limit(limit)
     )
+    if session.get_bind().dialect.name != "sqlite":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(await session.scalars(due))
     if not ids:
         return []
     lease_until = now + lease
