@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -92,9 +93,12 @@ async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -
     result = await session.execute(insert(Delivery).from_select(columns, chosen))
     count = int(getattr(result, "rowcount", -1))
     if count < 0:  # the driver does not say how many rows an INSERT ... SELECT wrote
-        count = await session.scalar(
-            select(func.count(Delivery.id)).where(Delivery.message_id == message.id)
-        ) or 0
+        count = (
+            await session.scalar(
+                select(func.count(Delivery.id)).where(Delivery.message_id == message.id)
+            )
+            or 0
+        )
     # A large list gets several jobs, so that several worker processes share it (each claims
     # its own batches); a small one gets one.
     for _ in range(min(MAX_JOBS_PER_POST, -(-count // DELIVERIES_PER_JOB))):
@@ -103,9 +107,20 @@ async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -
     return count
 
 
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery this worker holds the lease on: what sending it needs, no more."""
+
+    id: int
+    list_id: int
+    message_id: int | None
+    subscriber_id: int | None
+    recipient: str
+
+
 async def claim_batch(
     session: AsyncSession, message_id: int, *, lease: timedelta, limit: int = BATCH_SIZE
-) -> list[Delivery]:
+) -> list[Claimed]:
     """Due deliveries of one post that nobody holds, taken under a lease (compare-and-set).
 
     Concurrent claimers get disjoint rows: PostgreSQL and MariaDB skip rows another
@@ -138,16 +153,20 @@ async def claim_batch(
         )
         .execution_options(synchronize_session=False)
     )
-    rows = await session.scalars(
-        select(Delivery)
-        .where(
+    rows = await session.execute(
+        select(
+            Delivery.id,
+            Delivery.list_id,
+            Delivery.message_id,
+            Delivery.subscriber_id,
+            Delivery.recipient,
+        ).where(
             Delivery.id.in_(ids),
             Delivery.status == DeliveryStatus.SENDING,
             Delivery.lease_until == lease_until,
         )
-        .execution_options(populate_existing=True)
     )
-    return list(rows)
+    return [Claimed(*row) for row in rows.all()]
 
 
 @dataclass(frozen=True)
@@ -199,7 +218,7 @@ async def compose_post(
     signer = None
     key = domains.dkim_private_key(domain, settings)
     if key:
-        signer = Signer(domain.dkim_selector, domain.name, key, Algorithm(domain.dkim_algorithm))
+        signer = _signer(domain.dkim_selector, domain.name, key, domain.dkim_algorithm)
     shared = prepared.shared_body
     body_hash = signer.body_hash(shared) if signer and shared is not None else None
     prefix = None
@@ -216,6 +235,12 @@ async def compose_post(
         mlist.personalize,
         prefix,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _signer(selector: str, domain: str, key: str, algorithm: str) -> Signer:
+    """Signers by key, kept: loading a PEM key costs milliseconds, every job needs one."""
+    return Signer(selector, domain, key, Algorithm(algorithm))
 
 
 async def _mitigate(settings: Settings, sender: str, list_domain: str) -> bool:
@@ -245,7 +270,7 @@ async def _raw(session: AsyncSession, settings: Settings, message: Message) -> b
 
 
 def envelope_for(
-    outgoing: Outgoing, delivery: Delivery, settings: Settings, verp_key: bytes
+    outgoing: Outgoing, delivery: Claimed, settings: Settings, verp_key: bytes
 ) -> relay.Envelope:
     """The bytes and return path one recipient gets."""
     token = links.make_token(

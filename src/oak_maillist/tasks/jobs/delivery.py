@@ -102,7 +102,7 @@ async def _lane(run: _Run) -> None:
         run.sent += recorded.counts.get("sent", 0)
 
 
-async def _send(run: _Run, batch: list[Delivery]) -> list[relay.Result]:
+async def _send(run: _Run, batch: list[distribution.Claimed]) -> list[relay.Result]:
     try:
         async with run.pool.connection(run.config) as client:
             if run.outgoing.personalize:
@@ -114,14 +114,14 @@ async def _send(run: _Run, batch: list[Delivery]) -> list[relay.Result]:
         return [relay.temporary_failure(exc)] * len(batch)
 
 
-def _envelopes(run: _Run, batch: list[Delivery]) -> list[relay.Envelope]:
+def _envelopes(run: _Run, batch: list[distribution.Claimed]) -> list[relay.Envelope]:
     return [
         distribution.envelope_for(run.outgoing, row, run.settings, run.verp_key) for row in batch
     ]
 
 
 async def _send_bulk(
-    run: _Run, client: aiosmtplib.SMTP, batch: list[Delivery]
+    run: _Run, client: aiosmtplib.SMTP, batch: list[distribution.Claimed]
 ) -> list[relay.Result]:
     sender, data = distribution.bulk_envelope(run.outgoing, run.settings)
     answers: dict[str, relay.Result] = {}
