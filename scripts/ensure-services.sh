@@ -63,9 +63,16 @@ if ! up 11333; then
   command -v rspamd >/dev/null || apt_install rspamd
   mkdir -p /etc/rspamd/local.d /var/log/rspamd
   [ -f /etc/rspamd/local.d/redis.conf ] || echo 'servers = "127.0.0.1:6379";' >/etc/rspamd/local.d/redis.conf
-  (setsid rspamd -u root -g root -f >/var/log/rspamd/ci.log 2>&1 &) || true
+  (setsid rspamd -u root -g root -f >>/var/log/rspamd/ci.log 2>&1 &) || true
 fi
 wait_port Rspamd 11333 90 || status=1
+# Rspamd listens before it has loaded its rules: wait until it answers.
+for _ in $(seq 90); do
+  curl -s -m 2 http://127.0.0.1:11333/ping | grep -q pong && break
+  sleep 1
+done
+curl -s -m 2 http://127.0.0.1:11333/ping | grep -q pong || {
+  echo "ensure-services: Rspamd does not answer on 127.0.0.1:11333" >&2; status=1; }
 
 if ! up 783; then
   command -v spamd >/dev/null || apt_install spamassassin spamd spamc

@@ -62,6 +62,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/users/{user_id}"): ADMIN,
     ("GET", "/api/v1/settings"): ADMIN,
     ("PATCH", "/api/v1/settings"): ADMIN,
+    ("GET", "/api/v1/settings/ai-moderation"): ADMIN,
+    ("PATCH", "/api/v1/settings/ai-moderation"): ADMIN,
     ("GET", "/api/v1/activity"): ADMIN,
     # domains
     ("GET", "/api/v1/domains"): ADMIN,
@@ -135,6 +137,9 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/moderation/{held_id}/reject"): USER,
     ("POST", "/api/v1/moderation/{held_id}/discard"): USER,
     ("POST", "/api/v1/moderation/bulk"): USER,
+    ("POST", "/api/v1/moderation/{held_id}/feedback"): USER,
+    # AI moderation statistics: any signed-in user, scoped to the lists they moderate
+    ("GET", "/api/v1/ai-moderation/stats"): USER,
     # archive: the list under test keeps a members-only archive (subscribers and list staff)
     ("GET", "/api/v1/lists/{list_id}/messages"): MODERATOR,
     ("GET", "/api/v1/lists/{list_id}/messages/{message_id}"): MODERATOR,

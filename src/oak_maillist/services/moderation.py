@@ -116,7 +116,7 @@ async def _close(
     held.decided_at = utcnow()
     held.decision_note = note[:2000]
     if policy is not None:
-        await _add_policy(session, held, policy, user)
+        await add_sender_rule(session, held, policy, user)
 
 
 async def _record(
@@ -134,7 +134,7 @@ async def _record(
     )
 
 
-async def _add_policy(
+async def add_sender_rule(
     session: AsyncSession, held: HeldMessage, kind: PolicyKind, user: User
 ) -> SenderPolicy | None:
     """An exact rule for the held post's sender, at the end of the list's rules."""

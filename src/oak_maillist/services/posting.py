@@ -29,8 +29,8 @@ from oak_maillist.models import (
     Subscriber,
     User,
 )
-from oak_maillist.moderation import chain
-from oak_maillist.moderation.rules import Action, Context, address_key
+from oak_maillist.moderation import ai, chain
+from oak_maillist.moderation.rules import Action, address_key
 from oak_maillist.services import archive, distribution, outbound, subscriptions
 
 log = get_logger(__name__)
@@ -83,7 +83,7 @@ async def run_chain(
     raw, envelope_from, inbound_id = inbound.raw, inbound.envelope_from, inbound.id
     message_id = parsed.message_id or archive.synthetic_message_id(raw, domain.name)
     address, list_id_value = list_identity(mlist, domain)
-    ctx = Context(
+    ctx = ai.AiContext(
         session=session,
         settings=settings,
         mlist=mlist,
@@ -93,6 +93,7 @@ async def run_chain(
         envelope_from=envelope_from,
         message_id_hash=archive.id_hash(message_id),
         size=len(raw),
+        ai_result=await ai.stored_result(session, inbound_id, mlist.id),
     )
     decision = await chain.decide(ctx, resume_after=resume_after)
     MESSAGES_DECIDED.labels(decision.action.value).inc()
@@ -112,12 +113,19 @@ async def run_chain(
             parsed=parsed,
             message_id=message_id,
             inbound_id=inbound_id,
+            ai_level=ctx.mark,
         )
         await distribution.fan_out(session, mlist, message)
         return PostResult(decision, message=message)
     if decision.action is Action.HOLD:
         held = await hold(
-            session, settings, mlist=mlist, parsed=parsed, inbound_id=inbound_id, decision=decision
+            session,
+            settings,
+            mlist=mlist,
+            parsed=parsed,
+            inbound_id=inbound_id,
+            decision=decision,
+            ai_result_id=ctx.ai_result.id if ctx.ai_result else None,
         )
         await notify_moderators(session, settings, mlist=mlist, held=held)
         await notify_poster(
@@ -128,7 +136,7 @@ async def run_chain(
             envelope_from=envelope_from,
             template="poster_held",
             subject=parsed.subject,
-            reasons=decision.reasons,
+            reasons=for_poster(decision.reasons),
         )
         return PostResult(decision, held=held)
     if decision.action is Action.REJECT:
@@ -140,10 +148,19 @@ async def run_chain(
             envelope_from=envelope_from,
             template="poster_rejected",
             subject=parsed.subject,
-            reason=decision.reasons[-1],
+            reason=for_poster(decision.reasons[-1:])[0],
             note="",
         )
     return PostResult(decision)
+
+
+AI_REASON_FOR_POSTER = "ai: automated content screening asked for a moderator's review"
+
+
+def for_poster(reasons: list[str]) -> list[str]:
+    """Reasons as the poster may read them: an AI verdict's score, labels and provider stay
+    with the moderators (telling them would help a spammer tune the next try)."""
+    return [AI_REASON_FOR_POSTER if r.startswith("ai_") else r for r in reasons]
 
 
 async def hold(
@@ -154,6 +171,7 @@ async def hold(
     parsed: ParsedMessage,
     inbound_id: int,
     decision: chain.Decision,
+    ai_result_id: int | None = None,
 ) -> HeldMessage:
     now = utcnow()
     held = HeldMessage(
@@ -164,6 +182,7 @@ async def hold(
         reason=decision.reason,
         reasons=decision.reasons,
         rule=decision.rule,
+        ai_result_id=ai_result_id,
         created_at=now,
         expires_at=now + timedelta(days=settings.moderation.hold_expiry_days),
     )

@@ -30,7 +30,7 @@ from oak_maillist.models import (
     SystemRole,
     User,
 )
-from oak_maillist.services import bounces, commands, inbound, outbound, posting
+from oak_maillist.services import ai_moderation, bounces, commands, inbound, outbound, posting
 from oak_maillist.services.inbound import RecipientStatus
 from oak_maillist.tasks.queue import enqueue_after_commit
 
@@ -54,8 +54,16 @@ class Report:
 
 
 async def process(session: AsyncSession, settings: Settings, row: InboundMessage) -> Report:
-    """Decide on every recipient of `row` and mark it done, in the caller's transaction."""
+    """Decide on every recipient of `row` and mark it done, in the caller's transaction.
+
+    A post to a list that wants an AI verdict first goes to the score job: the row stays
+    leased and unprocessed (outcome "scoring"), and that job calls this again once the
+    verdicts are stored.
+    """
     parsed = parse_message(row.raw)
+    if await ai_moderation.needs_scoring(session, settings, row, parsed):
+        log.info("inbound_awaits_ai", inbound_id=row.id)
+        return Report(outcomes=["scoring"], reasons=["waiting for the AI moderation verdict"])
     report = Report()
     seen: set[tuple[int, str, str]] = set()
     for address in row.recipients:

@@ -33,6 +33,33 @@ class ListDefaults(BaseModel):
     ai_moderation_enabled: bool = False
 
 
+class AiOverrides(BaseModel):
+    """Run-time changes an administrator made to [ai_moderation]; None keeps the file's value.
+
+    Secrets are stored encrypted (services.crypto) and never shown again.
+    """
+
+    enabled: bool | None = None
+    provider: Literal["aliyun", "openai", "rspamd", "spamassassin"] | None = None
+    endpoint: str | None = Field(default=None, max_length=500)
+    region: str | None = Field(default=None, max_length=100)
+    service: str | None = Field(default=None, max_length=100)
+    model: str | None = Field(default=None, max_length=200)
+    openai_mode: Literal["moderations", "chat"] | None = None
+    learn_endpoint: str | None = Field(default=None, max_length=500)
+    high_risk_threshold: int | None = Field(default=None, ge=0, le=100)
+    medium_risk_threshold: int | None = Field(default=None, ge=0, le=100)
+    request_timeout_seconds: int | None = Field(default=None, ge=1, le=600)
+    max_text_length: int | None = Field(default=None, ge=100, le=100000)
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    circuit_failure_threshold: int | None = Field(default=None, ge=1, le=1000)
+    circuit_reset_seconds: int | None = Field(default=None, ge=1, le=86400)
+    # Encrypted values (crypto.encrypt, purpose "ai_moderation").
+    access_key_id: str | None = None
+    access_key_secret: str | None = None
+    api_key: str | None = None
+
+
 class SystemSettings(BaseModel):
     """Every runtime setting with its default; unknown keys in the database are ignored."""
 
@@ -40,6 +67,7 @@ class SystemSettings(BaseModel):
     site_name: str = Field(default="Oak Maillist", min_length=1, max_length=100)
     default_language: Literal["en", "zh-CN"] = "en"
     list_defaults: ListDefaults = Field(default_factory=ListDefaults)
+    ai_moderation: AiOverrides = Field(default_factory=AiOverrides)
 
 
 async def load(session: AsyncSession) -> SystemSettings:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from oak_maillist.api.v1 import (
     activity,
+    ai_moderation,
     archive,
     auth,
     dashboard,
@@ -43,5 +44,6 @@ router.include_router(templates.router)
 router.include_router(dashboard.router)
 router.include_router(policies.router)
 router.include_router(moderation.router)
+router.include_router(ai_moderation.router)
 router.include_router(archive.router)
 router.include_router(deliveries.router)

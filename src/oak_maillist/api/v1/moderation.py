@@ -25,13 +25,15 @@ from oak_maillist.api.v1.schemas.moderation import (
     BulkItemOut,
     DecisionOut,
     DiscardIn,
+    FeedbackIn,
+    FeedbackOut,
     HeldDetail,
     HeldOut,
     RejectIn,
 )
 from oak_maillist.errors import AppError, ForbiddenError, NotFoundError
 from oak_maillist.models import AiModerationResult, HeldMessage, HeldStatus
-from oak_maillist.services import moderation
+from oak_maillist.services import ai_feedback, moderation
 from oak_maillist.services.access import Need, access_list, managed_list_ids
 
 router = APIRouter(tags=["moderation"])
@@ -214,6 +216,29 @@ async def discard(
         session, held, user=principal.user, note=body.note, blacklist=body.blacklist, origin=origin
     )
     return await _decision(session, held, "discarded", None)
+
+
+@router.post("/moderation/{held_id}/feedback", status_code=201)
+async def feedback(
+    held_id: IdPath,
+    body: FeedbackIn,
+    principal: CurrentUser,
+    session: SessionDep,
+    origin: OriginDep,
+) -> FeedbackOut:
+    """Mark the AI verdict on a held post wrong (held or already decided), optionally
+    whitelisting the sender; a provider that learns (Rspamd, SpamAssassin) is taught it."""
+    held = await _held(session, principal, held_id)
+    given = await ai_feedback.give_feedback(
+        session,
+        held,
+        kind=body.kind,
+        note=body.note,
+        whitelist=body.whitelist,
+        user=principal.user,
+        origin=origin,
+    )
+    return FeedbackOut.model_validate(given, from_attributes=True)
 
 
 @router.post("/moderation/bulk")

@@ -9,12 +9,15 @@ from pydantic import BaseModel, Field
 
 
 class AiVerdictOut(BaseModel):
+    id: int
     provider: str
-    score: int | None
-    level: str
+    score: int | None = Field(description="0-100; null when the provider failed")
+    level: str = Field(description="none, caution, flagged, or error (the provider failed)")
     labels: list[str]
     risk_words: list[str]
     error: str | None
+    latency_ms: int
+    created_at: datetime
 
 
 class HeldOut(BaseModel):
@@ -86,3 +89,20 @@ class BulkItemOut(BaseModel):
     ok: bool
     outcome: str = ""
     error: str = ""
+
+
+class FeedbackIn(BaseModel):
+    kind: Literal["false_positive", "false_negative"] = Field(
+        description="false_positive: the AI called a fine post risky; false_negative: it missed"
+    )
+    note: str = Field(default="", max_length=2000)
+    whitelist: bool = Field(default=False, description="Also let this sender skip moderation")
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    result_id: int
+    kind: str
+    note: str
+    sent_to_provider: bool = Field(description="Whether the provider has learned it yet")
+    created_at: datetime

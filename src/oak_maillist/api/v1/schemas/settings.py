@@ -64,3 +64,57 @@ class SettingsUpdate(BaseModel):
     site_name: str | None = Field(default=None, min_length=1, max_length=100)
     default_language: Language | None = None
     list_defaults: ListDefaultsUpdate | None = None
+
+
+AiProvider = Literal["aliyun", "openai", "rspamd", "spamassassin"]
+NoControl = Field(default=None, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
+
+
+class AiSettingsOut(BaseModel):
+    """The effective [ai_moderation] configuration; secrets only say whether they are set."""
+
+    enabled: bool
+    provider: AiProvider
+    endpoint: str
+    region: str
+    service: str
+    model: str
+    openai_mode: Literal["moderations", "chat"]
+    learn_endpoint: str
+    high_risk_threshold: int
+    medium_risk_threshold: int
+    request_timeout_seconds: int
+    max_text_length: int
+    max_retries: int
+    circuit_failure_threshold: int
+    circuit_reset_seconds: int
+    access_key_id_set: bool
+    access_key_secret_set: bool
+    api_key_set: bool
+    overridden: list[str] = Field(description="Settings changed here rather than in the file")
+    circuit: str = Field(description="This process's circuit breaker: closed, open, half_open")
+
+
+class AiSettingsUpdate(BaseModel):
+    """Any subset; secrets are write-only, and "" falls back to the configuration file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    provider: AiProvider | None = None
+    endpoint: str | None = Field(default=None, min_length=1, max_length=500)
+    region: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
+    service: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")
+    model: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+    openai_mode: Literal["moderations", "chat"] | None = None
+    learn_endpoint: str | None = NoControl
+    high_risk_threshold: int | None = Field(default=None, ge=0, le=100)
+    medium_risk_threshold: int | None = Field(default=None, ge=0, le=100)
+    request_timeout_seconds: int | None = Field(default=None, ge=1, le=600)
+    max_text_length: int | None = Field(default=None, ge=100, le=100000)
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    circuit_failure_threshold: int | None = Field(default=None, ge=1, le=1000)
+    circuit_reset_seconds: int | None = Field(default=None, ge=1, le=86400)
+    access_key_id: str | None = NoControl
+    access_key_secret: str | None = NoControl
+    api_key: str | None = NoControl
