@@ -392,6 +392,21 @@ def test_dmarc_munging_rewrites_from_and_points_reply_to_the_poster() -> None:
     assert msg.get_all("Reply-To") == ["Alice Example <alice@example.com>"]
 
 
+def test_dmarc_munging_drops_the_posters_signatures_and_nothing_else_does() -> None:
+    trail = (
+        b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; b=abc\n"
+        b"Authentication-Results: mx.lists.example.org; dkim=pass header.d=example.com\n"
+        b"ARC-Seal: i=1; a=rsa-sha256; d=example.com; s=s1; cv=none; b=xyz\n"
+    )
+    raw = trail + PLAIN
+    munged = _parse(_compose(raw, replace(CTX, dmarc=DmarcAction.MUNGE_FROM)))
+    for name in ("DKIM-Signature", "Authentication-Results", "ARC-Seal"):
+        assert munged[name] is None, name
+    kept = _parse(_compose(raw))  # From unchanged: the poster's signature may still verify
+    assert kept["DKIM-Signature"] is not None
+    assert kept["Authentication-Results"] is not None
+
+
 def test_dmarc_munging_with_reply_to_list_puts_poster_in_cc() -> None:
     ctx = replace(CTX, dmarc=DmarcAction.MUNGE_FROM, reply_to=ReplyTo.LIST)
     raw = PLAIN.replace(b"To: dev@", b"Cc: carol@example.com\nTo: dev@")

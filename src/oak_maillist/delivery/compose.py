@@ -37,6 +37,11 @@ LIST_FIELDS = frozenset(
         b"archived-at",
     }
 )  # fmt: skip
+# The poster's authentication trail, removed when From is rewritten.
+POSTER_AUTHENTICATION = frozenset(
+    {b"dkim-signature", b"domainkey-signature", b"authentication-results", b"arc-seal",
+     b"arc-message-signature", b"arc-authentication-results"}
+)  # fmt: skip
 # What the outer message of a DMARC wrap shows of the original (as Mailman's wrap_message).
 WRAP_KEEPS = frozenset(
     {b"from", b"to", b"cc", b"reply-to", b"subject", b"date", b"message-id", b"in-reply-to",
@@ -220,6 +225,10 @@ def _compose(raw: bytes, ctx: ListContext, footer: _Footer) -> tuple[bytes, byte
 def _dropped(raw_field: bytes, ctx: ListContext) -> bool:
     name = field_name(raw_field)
     if name in PRIVATE or name in LIST_FIELDS:
+        return True
+    if ctx.dmarc is DmarcAction.MUNGE_FROM and name in POSTER_AUTHENTICATION:
+        # The poster's signatures cannot verify once From is ours (Mailman's
+        # REMOVE_DKIM_HEADERS = 1): removing them leaves our own signature to speak.
         return True
     if name != b"dkim-signature":
         return False
