@@ -56,6 +56,17 @@ if ! up 5672; then
   rabbitmq-server -detached || true
 fi
 wait_port RabbitMQ 5672 90 || status=1
+# One virtual host per test backend: the three suites run side by side and must not take each
+# other's jobs.
+if command -v rabbitmqctl >/dev/null; then
+  existing=$(rabbitmqctl -q list_vhosts 2>/dev/null)
+  for backend in sqlite postgresql mysql; do
+    grep -qx "oak_$backend" <<<"$existing" || {
+      rabbitmqctl -q add_vhost "oak_$backend" >/dev/null &&
+        rabbitmqctl -q set_permissions -p "oak_$backend" guest ".*" ".*" ".*" >/dev/null; } ||
+      { echo "ensure-services: cannot create the RabbitMQ vhost oak_$backend" >&2; status=1; }
+  done
+fi
 
 # Local spam scorers the AI moderation tests use for real: Rspamd (HTTP :11333, controller
 # :11334 for learning, Bayes in the Redis above) and SpamAssassin's spamd (:783, TELL allowed).

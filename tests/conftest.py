@@ -56,6 +56,20 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     drop_database(backend, name)
 
 
+BACKEND_INDEX = {"sqlite": 0, "postgresql": 1, "mysql": 2}
+
+
+def redis_url(backend: str, slot: int) -> str:
+    """A Redis database of this backend's own (slots 0-2): the three suites run side by side."""
+    assert 0 <= slot <= 2
+    return f"redis://127.0.0.1:6379/{4 + 3 * BACKEND_INDEX[backend] + slot}"
+
+
+def amqp_url(backend: str) -> str:
+    """This backend's own RabbitMQ virtual host (scripts/ensure-services.sh makes it)."""
+    return f"amqp://guest:guest@127.0.0.1:5672/oak_{backend}"
+
+
 def make_settings(database_url: str, **sections: object) -> Settings:
     """Settings for tests: cheap Argon2, the test database, everything else from defaults."""
     fields: dict[str, object] = {

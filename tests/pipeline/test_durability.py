@@ -13,13 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import InboundMessage, Message
 from oak_maillist.runtime import Runtime
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, redis_url
 from tests.factories import make_domain, make_list
 from tests.pipeline.conftest import message
 from tests.processes import Service, base_env, free_port
-
-# A broker nobody consumes from stands for a hand-off lost with the process.
-ORPHAN_BROKER = "redis://127.0.0.1:6379/14"
 
 
 def _env(database_url: str, tmp_path: Path, http_port: int, smtp_port: int) -> dict[str, str]:
@@ -42,17 +39,19 @@ def _send(port: int) -> tuple[int, bytes]:
 
 
 async def test_a_killed_process_loses_nothing(
-    db: AsyncSession, runtime: Runtime, database_url: str, tmp_path: Path
+    db: AsyncSession, runtime: Runtime, database_url: str, tmp_path: Path, backend: str
 ) -> None:
     domain = await make_domain(db, "lists.example.org")
     mlist = await make_list(db, domain, "dev", posting_policy="anyone")
     await db.commit()
-    redis.Redis.from_url(ORPHAN_BROKER).flushdb()
+    # A broker nobody consumes from stands for a hand-off lost with the process.
+    orphan_broker = redis_url(backend, 1)
+    redis.Redis.from_url(orphan_broker).flushdb()
 
     http_port, smtp_port = free_port(), free_port()
     env = _env(database_url, tmp_path, http_port, smtp_port)
     first = Service(
-        env | {"OAK__QUEUE__BROKER": ORPHAN_BROKER},
+        env | {"OAK__QUEUE__BROKER": orphan_broker},
         tmp_path / "first.log",
         "serve",
         "--role",
@@ -97,5 +96,5 @@ async def test_a_killed_process_loses_nothing(
             assert (row.status, row.outcome) == ("done", "accept")
     finally:
         status, output = second.stop()
-        redis.Redis.from_url(ORPHAN_BROKER).flushdb()
+        redis.Redis.from_url(orphan_broker).flushdb()
     assert status == 0, output[-3000:]

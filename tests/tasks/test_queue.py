@@ -18,12 +18,14 @@ from oak_maillist.runtime import Runtime
 from oak_maillist.tasks import queue
 from oak_maillist.tasks.registry import load_jobs
 from oak_maillist.tasks.worker import run_worker
+from tests.conftest import amqp_url, redis_url
 
-BROKERS = {
-    "memory": "memory",
-    "redis": "redis://127.0.0.1:6379/15",
-    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
-}
+BROKERS = ("memory", "redis", "rabbitmq")
+
+
+def _broker_url(kind: str, backend: str) -> str:
+    """The broker's address for this suite's backend (the suites run side by side)."""
+    return {"memory": "memory", "redis": redis_url(backend, 0), "rabbitmq": amqp_url(backend)}[kind]
 
 
 async def _expired_and_live(session: AsyncSession) -> None:
@@ -63,10 +65,12 @@ def test_registry_has_the_maintenance_job_with_a_schedule() -> None:
     assert job.cron == ("17 * * * *",)
 
 
-@pytest.mark.parametrize("kind", list(BROKERS))
-async def test_enqueued_job_runs_on_a_worker(kind: str, runtime: Runtime, db: AsyncSession) -> None:
+@pytest.mark.parametrize("kind", BROKERS)
+async def test_enqueued_job_runs_on_a_worker(
+    kind: str, runtime: Runtime, db: AsyncSession, backend: str
+) -> None:
     await _expired_and_live(db)
-    settings = QueueSettings(broker=BROKERS[kind], concurrency=2)
+    settings = QueueSettings(broker=_broker_url(kind, backend), concurrency=2)
     broker = queue.make_broker(settings)
     if kind == "redis":
         # a stream of our own per test run, so runs never see each other's jobs

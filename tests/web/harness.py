@@ -3,7 +3,11 @@ driven by Python Playwright through Debian's chromium (never a downloaded browse
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 import smtplib
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +53,7 @@ class Server:
     url: str
     smtp_port: int
     service: Service
+    database: Path
 
     def api(
         self, method: str, path: str, token: str | None = None, **kwargs: Any
@@ -59,13 +64,18 @@ class Server:
         )
 
     def token(self, email: str, password: str) -> str:
-        response = self.api("POST", "/auth/login", json={"email": email, "password": password})
-        assert response.status_code == 200, response.text
-        token: str = response.json()["access_token"]
+        token: str = self.tokens(email, password)["access_token"]
         return token
 
     def tokens(self, email: str, password: str) -> dict[str, Any]:
-        response = self.api("POST", "/auth/login", json={"email": email, "password": password})
+        """Sign in through the API. The service allows an account 10 sign-ins a minute and the
+        suite signs the administrator in for most tests: on 429 wait as told, a few times."""
+        for _attempt in range(3):
+            response = self.api("POST", "/auth/login", json={"email": email, "password": password})
+            if response.status_code != 429:
+                break
+            wait = response.json()["error"]["details"].get("retry_after", 5)
+            time.sleep(min(float(wait) + 0.5, 30))
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -107,10 +117,40 @@ def running_server(tmp_path: Path) -> Iterator[Server]:
     try:
         url = f"http://127.0.0.1:{http_port}"
         service.wait_ready(f"{url}/health/ready")
-        yield Server(url=url, smtp_port=smtp_port, service=service)
+        yield Server(url=url, smtp_port=smtp_port, service=service, database=tmp_path / "web.db")
     finally:
         _status, output = service.stop()
     assert "Traceback" not in output, output[-5000:]
+
+
+def outbound_mail(server: Server, kind: str, recipient: str) -> EmailMessage:
+    """The newest mail of `kind` (a template name: confirm, list_invite, ...) queued for
+    `recipient`. Nothing listens on the relay port, so what the service sends stays in its
+    outbound queue, where the test reads it as the recipient would: the links in it."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with sqlite3.connect(f"file:{server.database}?mode=ro", uri=True, timeout=10) as db:
+            row = db.execute(
+                "SELECT raw FROM outbound_messages WHERE kind = ? AND recipient = ?"
+                " ORDER BY id DESC LIMIT 1",
+                (kind, recipient),
+            ).fetchone()
+        if row:
+            parsed = email.message_from_string(row[0], policy=email.policy.default)
+            assert isinstance(parsed, EmailMessage)
+            return parsed
+        time.sleep(0.3)
+    raise AssertionError(f"no {kind} mail was queued for {recipient}")
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    """The first link in a mail's text whose path starts with `path` (/invitation, ...)."""
+    part = message.get_body(("plain",))
+    assert part is not None, "the mail has no text part"
+    text = part.get_content()
+    found = re.search(rf"https?://[^\s]+{re.escape(path)}[^\s]*", text)
+    assert found, f"no {path} link in: {text}"
+    return found.group()
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -160,6 +200,8 @@ def sign_in(page: Page, server: Server, email: str, password: str, path: str = "
 
 def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # A full-page shot of a scrolled page draws the sticky header and sidebar mid-page.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")
 
 
