@@ -163,7 +163,7 @@ async def test_owner_overrides_confirm_for_their_list(
     assert preview.status_code == 200, preview.text
     assert preview.json() == {
         "subject": "Confirm Developers",  # the list's own name stands in for the sample's
-        "body": "Click https://lists.example.org/confirm/3f9a1c within 48 hours.\n",
+        "body": "Click https://lists.example.org/subscribe/confirm?token=3f9a1c within 48 hours.\n",
     }
     draft = await client.post(
         f"{API}/templates/preview",

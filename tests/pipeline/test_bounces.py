@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.models import Delivery, ListRole, MailingList, Subscriber
+from oak_maillist.models import Bounce, Delivery, ListRole, MailingList, Subscriber
 from oak_maillist.runtime import Runtime
 from tests.factories import login, make_domain, make_list, make_user
 from tests.pipeline.conftest import MailService, message
@@ -130,3 +130,26 @@ async def test_forged_tokens_and_non_bounces_change_nothing(
     row = await mail_service.deliver(vacation, sender="ann@example.net", recipients=[verp_address])
     assert "not a bounce" in row.reasons[0]
     assert (await _subscriber(mail_service.runtime)).bounce_score == 0
+
+
+async def test_bounces_without_a_token_are_matched_by_address(
+    mail_service: MailService, dev: MailingList, db: AsyncSession
+) -> None:
+    plain = "dev-bounces@lists.example.org"
+    # nothing was sent to ann yet: a report anyone could forge counts as soft only
+    early = await mail_service.deliver(
+        _dsn(plain, 1, "5.1.1", "550 5.1.1 User unknown"), sender="", recipients=[plain]
+    )
+    assert early.outcome == "bounce"
+    ann = await _subscriber(mail_service.runtime)
+    assert early.reasons[0].endswith(f"soft bounce for subscriber {ann.id}")
+    # after a post went to ann, the same report counts as hard
+    await _return_path(mail_service)
+    late = await mail_service.deliver(
+        _dsn(plain, 2, "5.1.1", "550 5.1.1 User unknown"), sender="", recipients=[plain]
+    )
+    subscriber = await _subscriber(mail_service.runtime)
+    assert late.reasons[0].endswith(f"hard bounce 1 for subscriber {subscriber.id}")
+    assert subscriber.bounce_score == 1
+    kinds = sorted(b.kind for b in (await db.scalars(select(Bounce))).all())
+    assert kinds == ["hard", "soft"]

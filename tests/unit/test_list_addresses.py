@@ -21,15 +21,20 @@ def test_suffixes_without_token() -> None:
         ]
 
 
-def test_token_roles_need_a_token() -> None:
+def test_confirm_needs_a_token_and_bounces_take_one_or_none() -> None:
     assert candidate_readings("dev-bounces+abc.def@example.com") == [
         ListAddress("dev", "example.com", Role.BOUNCES, "abc.def")
     ]
     assert candidate_readings("dev-confirm+tok@example.com") == [
         ListAddress("dev", "example.com", Role.CONFIRM, "tok")
     ]
+    # the plain -bounces address takes bounces of mail sent without VERP (notices, bulk lists)
     assert candidate_readings("dev-bounces@example.com") == [
-        ListAddress("dev-bounces", "example.com", Role.POST)
+        ListAddress("dev-bounces", "example.com", Role.POST),
+        ListAddress("dev", "example.com", Role.BOUNCES),
+    ]
+    assert candidate_readings("dev-confirm@example.com") == [
+        ListAddress("dev-confirm", "example.com", Role.POST)
     ]
     assert candidate_readings("dev-bounces+@example.com") == []
     assert candidate_readings("dev+tag@example.com") == []

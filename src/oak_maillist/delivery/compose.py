@@ -140,8 +140,11 @@ def for_recipient(prepared: Prepared, rc: RecipientContext) -> bytes:
         f"mailto:{prepared.ctx.role_address('leave')}?subject=unsubscribe"
     )
     _check_url(mailto)
+    links = (
+        f"<{mailto}>" if rc.unsubscribe_url == mailto else f"<{rc.unsubscribe_url}>,\r\n <{mailto}>"
+    )
     fields = (
-        f"List-Unsubscribe: <{rc.unsubscribe_url}>,\r\n <{mailto}>\r\n"
+        f"List-Unsubscribe: {links}\r\n"
         + ("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" if rc.one_click else "")
         + "\r\n"
     ).encode("ascii")

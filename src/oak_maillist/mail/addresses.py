@@ -16,8 +16,10 @@ class Role(enum.StrEnum):
     BOUNCES = "bounces"
 
 
-# Roles reached through "+token" sub-addresses carry a token; the others must not.
+# Roles reached through "+token" sub-addresses carry a token; the others must not. Bounces
+# come with a VERP token (list posts) or without (the service's own mail, bulk lists).
 TOKEN_ROLES = frozenset({Role.CONFIRM, Role.BOUNCES})
+TOKEN_REQUIRED = frozenset({Role.CONFIRM})
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ def candidate_readings(address: str) -> list[ListAddress]:
         suffix = f"-{role.value}"
         if role is Role.POST or not base.endswith(suffix) or len(base) == len(suffix):
             continue
-        if (role in TOKEN_ROLES) != bool(plus) or (plus and not token):
+        if plus and (role not in TOKEN_ROLES or not token):
+            continue
+        if not plus and role in TOKEN_REQUIRED:
             continue
         readings.append(ListAddress(base.removesuffix(suffix), domain, role, token))
     return readings

@@ -26,13 +26,18 @@ from oak_maillist.models import (
     Subscriber,
     SubscriberStatus,
 )
-from oak_maillist.services import activity, distribution, processing, subscriptions
+from oak_maillist.services import activity, distribution, outbound, processing, subscriptions
+from oak_maillist.services.users import InvalidEmailError, normalize_email
 
 log = get_logger(__name__)
 
 HARD_BOUNCE_LIMIT = 3
 # Hard bounces older than this no longer count (a mailbox that was full last season).
 BOUNCE_WINDOW = timedelta(days=30)
+# A bounce without a VERP token counts only for an address we mailed within this time.
+PLAIN_BOUNCE_WINDOW = timedelta(days=7)
+MAX_PLAIN_FAILURES = 50
+NOTICE_KINDS = ("confirm", "welcome", "digest", "bounce_warning", "list_invite")
 
 
 def _pick(failures: list[Failure], address: str) -> Failure | None:
@@ -52,6 +57,8 @@ async def handle(
     token: str,
 ) -> list[str]:
     """Record one bounce; returns what was done, for the inbound row's reasons."""
+    if not token:
+        return await _handle_plain(session, settings, mlist=mlist, inbound=inbound)
     ids = verp.decode(distribution.verp_key(settings), token)
     if ids is None:
         return ["bounce token not valid: ignored"]
@@ -92,6 +99,59 @@ async def handle(
             diagnostic=diagnostic,
         )
     ]
+
+
+async def _handle_plain(
+    session: AsyncSession, settings: Settings, *, mlist: MailingList, inbound: InboundMessage
+) -> list[str]:
+    """A bounce to the plain `-bounces` address (no VERP token): the report's addresses are
+    matched to the list's subscribers. Anyone can write such a report, so a hard failure only
+    counts for an address we sent mail to recently; otherwise it is recorded as soft."""
+    report = parse_bounce(inbound.raw)
+    if not report.is_bounce:
+        return [f"not a bounce ({report.kind}): ignored"]
+    done: list[str] = []
+    for failure in report.failures[:MAX_PLAIN_FAILURES]:
+        try:
+            key = normalize_email(failure.address)[1]
+        except InvalidEmailError:
+            done.append("bounce for an address that is not valid: ignored")
+            continue
+        subscriber = await subscriptions.find_subscriber(session, mlist.id, key)
+        if subscriber is None:
+            done.append(f"bounce for {failure.address}: not a subscriber, ignored")
+            continue
+        if failure.hard and await _sent_recently(session, subscriber):
+            done.append(
+                await record_hard(
+                    session, settings, mlist=mlist, subscriber=subscriber, delivery_id=None,
+                    diagnostic=failure.reason, inbound_id=inbound.id,
+                )
+            )  # fmt: skip
+            continue
+        session.add(
+            Bounce(
+                list_id=mlist.id, subscriber_id=subscriber.id, inbound_id=inbound.id,
+                recipient=subscriber.email, kind="soft", diagnostic=failure.reason[:2000],
+            )
+        )  # fmt: skip
+        done.append(f"soft bounce for subscriber {subscriber.id}")
+    return done or ["bounce names no address: ignored"]
+
+
+async def _sent_recently(session: AsyncSession, subscriber: Subscriber) -> bool:
+    since = utcnow() - PLAIN_BOUNCE_WINDOW
+    delivered = await session.scalar(
+        select(Delivery.id)
+        .where(Delivery.subscriber_id == subscriber.id, Delivery.created_at >= since)
+        .limit(1)
+    )
+    if delivered is not None:
+        return True
+    notified = await outbound.sent_since(
+        session, recipient=subscriber.email, kinds=NOTICE_KINDS, since=since
+    )
+    return notified > 0
 
 
 async def record_hard(

@@ -304,11 +304,11 @@ def verp_key(settings: Settings) -> bytes:
 
 def bulk_envelope(outgoing: Outgoing, settings: Settings) -> tuple[str, bytes]:
     """Return path and bytes shared by every recipient of a list that does not personalise:
-    signed once, bounces to the plain `-bounces` address, unsubscribe through the list's page
+    signed once, bounces to the plain `-bounces` address, unsubscribe by mail to `-leave`
     (no one-click: RFC 8058 needs a link that names the recipient)."""
-    base = str(settings.server.base_url).rstrip("/")
-    page = f"{base}/lists/{outgoing.list_id}/unsubscribe"
-    data = compose.for_recipient(outgoing.prepared, compose.RecipientContext(page, one_click=False))
+    leave = f"mailto:{outgoing.list_local}-leave@{outgoing.domain}?subject=unsubscribe"
+    context = compose.RecipientContext(leave, unsubscribe_mailto=leave, one_click=False)
+    data = compose.for_recipient(outgoing.prepared, context)
     if outgoing.signer is not None:
         data = outgoing.signer.sign(data, body_hash=outgoing.body_hash) + data
     return f"{outgoing.list_local}-bounces@{outgoing.domain}", data
