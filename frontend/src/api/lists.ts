@@ -53,7 +53,7 @@ export const subscribersApi = {
   update: async (
     listId: number,
     id: number,
-    body: Partial<Pick<Subscriber, 'name' | 'digest_mode' | 'language'>> & { status?: string },
+    body: Partial<Pick<Subscriber, 'name' | 'digest_mode' | 'digest_format' | 'language'>> & { status?: string },
   ) => (await client.patch<Subscriber>(`/lists/${listId}/subscribers/${id}`, body)).data,
   remove: async (listId: number, id: number) => {
     await client.delete(`/lists/${listId}/subscribers/${id}`)

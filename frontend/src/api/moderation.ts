@@ -23,6 +23,17 @@ export const moderationApi = {
     action: ModerationAction,
     body: { note?: string; whitelist?: boolean; blacklist?: boolean; notify?: boolean } = {},
   ) => (await client.post<Decision>(`/moderation/${id}/${action}`, body)).data,
+  /** Tell the AI step its verdict on a held post was wrong (optionally whitelisting the sender). */
+  feedback: async (
+    id: number,
+    body: { kind: 'false_positive' | 'false_negative'; note?: string; whitelist?: boolean },
+  ) =>
+    (
+      await client.post<{ id: number; kind: string; sent_to_provider: boolean; created_at: string }>(
+        `/moderation/${id}/feedback`,
+        body,
+      )
+    ).data,
   bulk: async (ids: number[], action: ModerationAction, note = '') =>
     (await client.post<BulkItem[]>('/moderation/bulk', { ids, action, note })).data,
 }

@@ -1,6 +1,6 @@
 // The public pages a subscriber reaches from mail: no sign-in needed.
 import { client } from './client'
-import type { DigestMode, Language, Preferences, SubscriptionOutcome } from './types'
+import type { DigestFormat, DigestMode, Language, Preferences, SubscriptionOutcome } from './types'
 
 export const subscriptionsApi = {
   subscribe: async (
@@ -13,6 +13,6 @@ export const subscriptionsApi = {
     (await client.post<SubscriptionOutcome>('/subscriptions/unsubscribe', { token })).data,
   preferences: async (token: string) =>
     (await client.get<Preferences>('/subscriptions/preferences', { params: { token } })).data,
-  setPreferences: async (token: string, digest_mode: DigestMode) =>
-    (await client.put<Preferences>('/subscriptions/preferences', { token, digest_mode })).data,
+  setPreferences: async (token: string, digest_mode: DigestMode, digest_format: DigestFormat) =>
+    (await client.put<Preferences>('/subscriptions/preferences', { token, digest_mode, digest_format })).data,
 }

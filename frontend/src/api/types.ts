@@ -124,6 +124,7 @@ export interface Subscriber {
   name: string
   status: SubscriberStatus
   digest_mode: DigestMode
+  digest_format: DigestFormat
   language: string
   source: string
   bounce_score: number
@@ -136,6 +137,7 @@ export interface SubscriberCreate {
   email: string
   name?: string
   digest_mode?: DigestMode
+  digest_format?: DigestFormat
   status?: 'active' | 'disabled' | 'unsubscribed'
   language?: Language
 }
@@ -275,5 +277,213 @@ export interface Preferences {
   list_name: string
   email: string
   digest_mode: DigestMode
+  digest_format: DigestFormat
   status: string
+}
+
+export type DigestFormat = 'mime' | 'plain'
+
+// The archive (schemas/archive.py).
+export interface MessageSummary {
+  id: number
+  thread_id: number | null
+  parent_id: number | null
+  subject: string
+  sender_email: string
+  sender_name: string
+  date: string | null
+  received_at: string
+  has_attachments: boolean
+  size: number
+  preview: string
+}
+
+export interface Attachment {
+  id: number
+  filename: string
+  content_type: string
+  size: number
+  sha256: string
+  content_id: string
+  is_inline: boolean
+  stored: boolean
+}
+
+export interface ThreadPosition {
+  thread_id: number
+  subject: string
+  message_count: number
+  index: number
+  depth: number
+  previous_id: number | null
+  next_id: number | null
+}
+
+export interface MessageDetail extends MessageSummary {
+  message_id: string
+  in_reply_to: string
+  references: string[]
+  text: string
+  html: string | null
+  attachments: Attachment[]
+  defects: string[]
+  thread: ThreadPosition | null
+}
+
+export interface Thread {
+  id: number
+  subject: string
+  message_count: number
+  created_at: string
+  last_activity_at: string
+}
+
+export interface ThreadNode {
+  id: number
+  subject: string
+  sender_email: string
+  sender_name: string
+  date: string | null
+  depth: number
+  children: ThreadNode[]
+}
+
+export interface ThreadTree extends Thread {
+  roots: ThreadNode[]
+}
+
+export interface SearchHit {
+  id: number
+  thread_id: number | null
+  subject: string
+  sender_email: string
+  sender_name: string
+  date: string | null
+  received_at: string
+  /** HTML-escaped text, matches in <mark>. */
+  snippet: string
+  subject_highlighted: string
+  rank: number
+}
+
+// Deliveries and bounces (schemas/deliveries.py).
+export type DeliveryStatus = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'bounced'
+
+export interface Delivery {
+  id: number
+  recipient: string
+  status: DeliveryStatus
+  attempts: number
+  next_attempt_at: string
+  last_code: number | null
+  last_reply: string | null
+  sent_at: string | null
+}
+
+export interface DeliveryReport {
+  counts: Record<string, number>
+  total: number
+  items: Delivery[]
+  page: number
+  per_page: number
+}
+
+export interface Bounce {
+  id: number
+  subscriber_id: number | null
+  recipient: string
+  kind: 'hard' | 'soft'
+  diagnostic: string
+  received_at: string
+}
+
+// Subscription requests, invitations, roles.
+export interface SubscriptionRequest {
+  id: number
+  email: string
+  name: string
+  language: string
+  digest_mode: DigestMode
+  source: string
+  waiting_since: string
+}
+
+export interface ListInvitation {
+  id: number
+  email: string
+  name: string
+  language: string
+  invited_by_id: number | null
+  created_at: string
+  expires_at: string
+}
+
+export interface InvitationsCreated {
+  invited: ListInvitation[]
+  skipped: { email: string; reason: 'already_subscribed' | 'invalid_email' }[]
+}
+
+export interface InvitationPreview {
+  list_name: string
+  list_description: string
+}
+
+export type ListRoleName = 'owner' | 'moderator'
+
+export interface ListRole {
+  user_id: number
+  email: string
+  display_name: string
+  role: ListRoleName
+}
+
+// Sender policies (schemas/policies.py).
+export type PolicyKind = 'whitelist' | 'blacklist'
+export type PatternType = 'exact' | 'domain' | 'glob'
+
+export interface Policy {
+  id: number
+  list_id: number | null
+  kind: PolicyKind
+  pattern_type: PatternType
+  pattern: string
+  include_subdomains: boolean
+  action: 'discard' | 'reject'
+  position: number
+  note: string
+  created_by_id: number | null
+  created_at: string
+}
+
+export type PolicyInput = Pick<Policy, 'kind' | 'pattern_type' | 'pattern' | 'include_subdomains' | 'action' | 'note'>
+
+// Templates (schemas/templates.py).
+export interface TemplateVariable {
+  name: string
+  description: string
+  sample: unknown
+}
+
+export interface TemplateInfo {
+  name: string
+  description: string
+  has_subject: boolean
+  variables: TemplateVariable[]
+  overridden_languages: Language[]
+}
+
+export interface TemplateSource {
+  name: string
+  language: Language
+  subject: string
+  body: string
+  source: 'list' | 'site' | 'builtin'
+  overridden: boolean
+  updated_at: string | null
+  updated_by_id: number | null
+}
+
+export interface Rendered {
+  subject: string
+  body: string
 }
