@@ -169,6 +169,16 @@ async def claim_batch(
     return [Claimed(*row) for row in rows.all()]
 
 
+async def release(session: AsyncSession, ids: list[int]) -> None:
+    """Give claimed deliveries back (their sending failed before any could go out)."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.QUEUED, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """A post composed for the list, ready to be finished per recipient."""

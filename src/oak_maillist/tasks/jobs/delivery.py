@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiosmtplib
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
@@ -33,6 +34,7 @@ PERSONAL_BATCH = 100
 BULK_BATCH = 1000
 # Recipients per SMTP transaction in bulk (RFC 5321 §4.5.3.1.8: relays must take 100).
 BULK_RECIPIENTS = 100
+RECORD_ATTEMPTS = 4
 
 
 @dataclass
@@ -89,17 +91,41 @@ async def _lane(run: _Run) -> None:
             )
         if not batch:
             return
-        await run.pool.rate.take(len(batch))
-        results = await _send(run, batch)
-        async with transaction(runtime.sessionmaker) as session:
-            recorded = await distribution.record_results(
-                session, run.settings, [row.id for row in batch], results
-            )
-            for row, diagnostic in recorded.refused:
-                await _count_refusal(session, run.settings, row, diagnostic)
+        try:
+            await run.pool.rate.take(len(batch))
+            results = await _send(run, batch)
+        except Exception:
+            # Nothing went out for certain: hand the batch back now rather than at lease end.
+            async with transaction(runtime.sessionmaker) as session:
+                await distribution.release(session, [row.id for row in batch])
+            raise
+        recorded = await _record(run, batch, results)
         for status, count in recorded.counts.items():
             run.counts[status] = run.counts.get(status, 0) + count
         run.sent += recorded.counts.get("sent", 0)
+
+
+async def _record(
+    run: _Run, batch: list[distribution.Claimed], results: list[relay.Result]
+) -> distribution.Recorded:
+    """Store the relay's answers; the mail is out, so a busy database is waited for, not
+    given up on (a lost record would send the batch again when its lease ends)."""
+    runtime = current_runtime()
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            async with transaction(runtime.sessionmaker) as session:
+                recorded = await distribution.record_results(
+                    session, run.settings, [row.id for row in batch], results
+                )
+                for row, diagnostic in recorded.refused:
+                    await _count_refusal(session, run.settings, row, diagnostic)
+            return recorded
+        except OperationalError:
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            log.warning("delivery_record_retry", message_id=run.message_id, attempt=attempt + 1)
+            await asyncio.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 async def _send(run: _Run, batch: list[distribution.Claimed]) -> list[relay.Result]:
