@@ -30,6 +30,8 @@ command -v oathtool >/dev/null || { echo "ensure-services: oathtool is missing" 
 # The browser the web app's tests drive (tests/web): Debian's chromium, never a downloaded one.
 [ -x /usr/bin/chromium ] || apt_install chromium
 [ -x /usr/bin/chromium ] || { echo "ensure-services: chromium is missing" >&2; status=1; }
+# Chinese glyphs for the zh-CN screenshots the web tests save (otherwise boxes).
+[ -n "$(fc-list :lang=zh 2>/dev/null)" ] || apt_install fonts-noto-cjk
 
 if ! up 5432; then
   command -v pg_ctlcluster >/dev/null || apt_install postgresql

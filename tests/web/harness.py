@@ -9,7 +9,7 @@ import re
 import smtplib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -92,14 +92,16 @@ class Server:
 
 
 @contextmanager
-def running_server(tmp_path: Path) -> Iterator[Server]:
-    """`oak-maillist serve` with a fresh SQLite database and the built web app."""
+def running_server(tmp_path: Path, host: str = "127.0.0.1") -> Iterator[Server]:
+    """`oak-maillist serve` with a fresh SQLite database and the built web app, reached by the
+    browser at http://`host`:port. Passkeys need a domain there: a browser refuses an IP
+    address as the WebAuthn relying party, so their tests use "localhost"."""
     require_build()
     http_port, smtp_port, relay_port = free_port(), free_port(), free_port()
     env = base_env(f"sqlite://{tmp_path / 'web.db'}", tmp_path) | {
         "OAK__SERVER__HOST": "127.0.0.1",
         "OAK__SERVER__PORT": str(http_port),
-        "OAK__SERVER__BASE_URL": f"http://127.0.0.1:{http_port}",
+        "OAK__SERVER__BASE_URL": f"http://{host}:{http_port}",
         "OAK__SERVER__STATIC_DIR": str(DIST),
         "OAK__SMTP__INCOMING__HOST": "127.0.0.1",
         "OAK__SMTP__INCOMING__PORT": str(smtp_port),
@@ -108,14 +110,14 @@ def running_server(tmp_path: Path) -> Iterator[Server]:
         "OAK__SMTP__OUTGOING__PORT": str(relay_port),
         "OAK__SMTP__OUTGOING__SECURITY": "none",
         "OAK__SECURITY__JWT_SECRET": TEST_SECRET,
-        "OAK__SECURITY__WEBAUTHN_RP_ID": "127.0.0.1",
+        "OAK__SECURITY__WEBAUTHN_RP_ID": host,
         "OAK__LOGGING__LEVEL": "warning",
     }
     migrated = run(env, "migrate", "up")
     assert migrated.returncode == 0, migrated.stderr
     service = Service(env, tmp_path / "serve.log", "serve")
     try:
-        url = f"http://127.0.0.1:{http_port}"
+        url = f"http://{host}:{http_port}"
         service.wait_ready(f"{url}/health/ready")
         yield Server(url=url, smtp_port=smtp_port, service=service, database=tmp_path / "web.db")
     finally:
@@ -240,3 +242,32 @@ def choose_option(page: Page, select_testid: str, label: str) -> None:
     """Open an Element Plus select and click one of its options."""
     page.get_by_test_id(select_testid).click()
     page.locator(".el-select-dropdown__item:visible", has_text=label).first.click()
+
+
+def wait_held(server: Server, token: str, list_id: int) -> dict[str, Any]:
+    """The first message held on a list, once the service has held one."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items = server.api("GET", f"/lists/{list_id}/moderation", token).json()["items"]
+        if items:
+            held: dict[str, Any] = items[0]
+            return held
+        time.sleep(0.3)
+    raise AssertionError("the post was never held")
+
+
+def api_until(
+    server: Server,
+    token: str,
+    path: str,
+    check: Callable[[Any], bool],
+    seconds: float = 15,
+) -> Any:
+    """GET `path` until `check` accepts the JSON: the page may show a change before the
+    request that stores it has finished."""
+    deadline = time.monotonic() + seconds
+    while True:
+        body = server.api("GET", path, token).json()
+        if check(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)

@@ -18,6 +18,7 @@ from tests.web.harness import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     Server,
+    api_until,
     assert_no_unknown_components,
     link_in,
     make_domain,
@@ -175,14 +176,20 @@ def test_owner_adds_reorders_and_removes_sender_rules(
 
     table.locator("tbody tr").nth(1).get_by_test_id("policy-up").click()
     expect(table.locator("tbody tr").first).to_contain_text("*@friends.example.org")
-    rules = server.api("GET", f"/lists/{list_id}/policies", admin_token).json()
-    assert [rule["pattern"] for rule in rules] == ["*@friends.example.org", "spam@example.com"]
+    order = ["*@friends.example.org", "spam@example.com"]
+    rules = api_until(
+        server, admin_token, f"/lists/{list_id}/policies",
+        lambda body: [rule["pattern"] for rule in body] == order,
+    )  # fmt: skip
+    assert [rule["pattern"] for rule in rules] == order
     assert rules[0]["kind"] == "whitelist"
 
     table.locator("tr", has_text="spam@example.com").get_by_test_id("policy-remove").click()
     page.locator(".el-popconfirm").get_by_role("button", name="Remove").click()
     expect(table.locator("tbody tr")).to_have_count(1)
-    rules = server.api("GET", f"/lists/{list_id}/policies", admin_token).json()
+    rules = api_until(
+        server, admin_token, f"/lists/{list_id}/policies", lambda body: len(body) == 1
+    )
     assert [rule["pattern"] for rule in rules] == ["*@friends.example.org"]
 
 
