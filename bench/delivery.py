@@ -32,7 +32,7 @@ from sqlalchemy import func, insert, select
 from bench.common import free_port, rss_kib, wait_port
 from oak_maillist.config import DatabaseSettings, Settings
 from oak_maillist.db import migrate
-from oak_maillist.models import Delivery, Domain, MailingList, Subscriber, User
+from oak_maillist.models import Delivery, MailingList, Subscriber, User
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import domains
 from oak_maillist.services.activity import Origin
@@ -108,7 +108,6 @@ async def setup(url: str, subscribers: int) -> tuple[Runtime, dict[str, int]]:
                     for n in range(start, min(start + 5000, subscribers))
                 ]  # fmt: skip
                 await session.execute(insert(Subscriber), rows)
-        assert isinstance(domain, Domain)
     return runtime, lists
 
 

@@ -60,6 +60,7 @@ async def _queue_notice(
             list_id=list_id,
             sender="dev-bounces@lists.example.org",
             recipient=recipient,
+            hand_off=False,  # each test hands it over itself, or leaves it to the sweeper
         )
     return row.id
 

@@ -29,14 +29,12 @@ from oak_maillist.models import (
     SubscriberStatus,
 )
 from oak_maillist.services import links, outbound, subscriptions, templates
-from oak_maillist.tasks.queue import enqueue_after_commit
 
 log = get_logger(__name__)
 
 KINDS = ("daily", "weekly")
 LENGTH = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-SEND_JOB = "outbound.send"
 FORMATS = frozenset(f.value for f in DigestFormat)
 
 
@@ -176,7 +174,7 @@ async def _queue_copies(
                 preferences_url=links.page_url(settings, "preferences", preferences),
             ),
         )
-        queued = await outbound.queue_raw(
+        await outbound.queue_raw(
             session,
             data.decode("ascii"),
             kind="digest",
@@ -184,7 +182,6 @@ async def _queue_copies(
             sender=f"{mlist.local_part}-bounces@{domain.name}",
             recipient=reader.email,
         )
-        enqueue_after_commit(session, SEND_JOB, outbound_id=queued.id)
     return len(readers)
 
 

@@ -25,8 +25,10 @@ from oak_maillist.models import Delivery, DeliveryStatus, Domain, MailingList, O
 __all__ = ["OutboundMessage", "queue"]
 from oak_maillist.services import crypto
 from oak_maillist.services.domains import SMTP_PURPOSE
+from oak_maillist.tasks.queue import enqueue_after_commit
 
 log = get_logger(__name__)
+SEND_JOB = "outbound.send"
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 
@@ -39,8 +41,9 @@ async def queue(
     sender: str,
     recipient: str,
     list_id: int | None = None,
+    hand_off: bool = True,
 ) -> OutboundMessage:
-    """Store a composed message for delivery; hand `row.id` to the broker after commit."""
+    """Store a composed message for delivery (handed to the send job after commit)."""
     return await queue_raw(
         session,
         message.as_string(),
@@ -48,6 +51,7 @@ async def queue(
         sender=sender,
         recipient=recipient,
         list_id=list_id,
+        hand_off=hand_off,
     )
 
 
@@ -59,11 +63,15 @@ async def queue_raw(
     sender: str,
     recipient: str,
     list_id: int | None = None,
+    hand_off: bool = True,
 ) -> OutboundMessage:
-    """Store an encoded message for delivery."""
+    """Store an encoded message for delivery; the send job gets it once the session commits
+    (`hand_off=False` leaves it to the sweeper, as a crash right after the commit would)."""
     row = OutboundMessage(kind=kind, sender=sender, recipient=recipient, list_id=list_id, raw=data)
     session.add(row)
     await session.flush()
+    if hand_off:
+        enqueue_after_commit(session, SEND_JOB, outbound_id=row.id)
     return row
 
 

@@ -32,10 +32,8 @@ from oak_maillist.models import (
 )
 from oak_maillist.services import ai_moderation, bounces, commands, inbound, outbound, posting
 from oak_maillist.services.inbound import RecipientStatus
-from oak_maillist.tasks.queue import enqueue_after_commit
 
 log = get_logger(__name__)
-SEND_JOB = "outbound.send"
 
 
 @dataclass
@@ -172,7 +170,7 @@ async def forward_to_owners(
             reply_to=sender if "@" in sender else None,
         )
         message.add_attachment(message_from_bytes(raw, policy=policy.default))
-        row = await outbound.queue(
+        await outbound.queue(
             session,
             message,
             kind="owner_forward",
@@ -180,6 +178,5 @@ async def forward_to_owners(
             sender=f"{mlist.local_part}-bounces@{domain.name}",
             recipient=user.email,
         )
-        enqueue_after_commit(session, SEND_JOB, outbound_id=row.id)
         count += 1
     return count

@@ -32,12 +32,10 @@ from oak_maillist.models import (
 from oak_maillist.services import activity, links, outbound, templates, users
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.crypto import new_token, token_hash
-from oak_maillist.tasks.queue import enqueue_after_commit
 
 CONFIRM_LIFETIME = timedelta(hours=48)
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
-SEND_JOB = "outbound.send"
 
 
 class ListClosedError(ForbiddenError):
@@ -98,7 +96,6 @@ async def send_mail(
         sender=f"{mlist.local_part}-bounces@{domain.name}",
         recipient=recipient,
     )
-    enqueue_after_commit(session, SEND_JOB, outbound_id=row.id)
     return row.id
 
 

@@ -12,7 +12,7 @@ from oak_maillist.services import outbound
 from oak_maillist.tasks.queue import current_runtime, enqueue, relay_pool
 from oak_maillist.tasks.registry import job
 
-SEND = "outbound.send"
+SEND = outbound.SEND_JOB
 
 
 @job(SEND, timeout_seconds=120, max_retries=1)
