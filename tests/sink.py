@@ -33,6 +33,22 @@ class Sink:
     recipient_replies: dict[str, str] = field(default_factory=dict)
     port: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # Offer PIPELINING (RFC 2920) as Postfix and Exim do; aiosmtpd handles pipelined commands
+    # but does not say so by itself.
+    pipelining: bool = True
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     def refuse_next(self, reply: str, times: int = 1) -> None:
         """Answer DATA of the next `times` transactions with `reply` (e.g. "451 4.3.0 busy")."""

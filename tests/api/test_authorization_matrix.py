@@ -151,6 +151,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/lists/{list_id}/mbox"): MODERATOR,
     ("GET", "/api/v1/lists/{list_id}/search"): MODERATOR,
     ("GET", "/api/v1/lists/{list_id}/messages/{message_id}/deliveries"): MODERATOR,
+    ("POST", "/api/v1/lists/{list_id}/messages/{message_id}/deliveries/retry"): OWNER,
     ("GET", "/api/v1/lists/{list_id}/bounces"): MODERATOR,
 }
 

@@ -92,6 +92,7 @@ async def test_schema_has_every_table_of_the_product() -> None:
         "ai_moderation_results",
         "ai_feedback",
         "deliveries",
+        "pending_fanouts",
         "outbound_messages",
         "bounces",
         "digests",

@@ -237,3 +237,45 @@ async def test_a_footer_with_each_recipients_link_is_signed_for_each(
         assert f"Leave:  {unsubscribe}" in text.get_content()
         links.add(unsubscribe)
     assert len(links) == 3
+
+
+async def test_an_owner_sends_failed_deliveries_again(
+    mail_service: MailService, dev: MailingList, db: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    owner = await make_user(db, mail_service.runtime.settings.security, "owner@example.org")
+    db.add(ListRole(list_id=dev.id, user_id=owner.id, role="owner"))
+    await db.commit()
+    await mail_service.deliver(
+        POST, sender="alice@example.com", recipients=["dev@lists.example.org"]
+    )
+    await mail_service.sink.wait_for(3)
+    rows = await _settled(mail_service.runtime)
+    # the relay's retries ran out for bob; cy's address bounced
+    await db.execute(
+        update(Delivery)
+        .where(Delivery.id == rows["bob@example.net"].id)
+        .values(status="failed", last_code=451)
+    )
+    await db.execute(
+        update(Delivery).where(Delivery.id == rows["cy@example.net"].id).values(status="bounced")
+    )
+    await db.commit()
+    message_id = rows["bob@example.net"].message_id
+    url = f"/api/v1/lists/{dev.id}/messages/{message_id}/deliveries/retry"
+
+    moderator = await login(client, "mod@example.org")
+    assert (await client.post(url, headers=moderator)).status_code == 403
+    auth = await login(client, "owner@example.org")
+    answer = await client.post(url, headers=auth, json={"delivery_ids": [999_999]})
+    assert answer.json() == {"queued": 0}  # not one of this post's failed deliveries
+    answer = await client.post(url, headers=auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"queued": 1}
+
+    mails = await mail_service.sink.wait_for(4)
+    assert mails[3].recipients == ["bob@example.net"]
+    after = await _settled(mail_service.runtime)
+    assert {r: d.status for r, d in after.items()} == {
+        "ann@example.net": "sent", "bob@example.net": "sent", "cy@example.net": "bounced",
+    }  # fmt: skip
+    assert after["bob@example.net"].attempts == 2

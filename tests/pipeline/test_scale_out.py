@@ -155,7 +155,8 @@ async def test_a_worker_killed_mid_fan_out_loses_nobody(
     sink: Sink,
     broker: str,
 ) -> None:
-    total = 1500
+    # Longer than the rows written with the post: the kill may come between fan-out chunks.
+    total = 4500
     mlist = await _list_of(db, total)
     smtp_port = free_port()
     env = _env(database_url, tmp_path, sink, smtp_port, broker)

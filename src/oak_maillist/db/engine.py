@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -141,11 +143,32 @@ async def transaction(
     """A session whose work commits on success and rolls back on error.
 
     On SQLite it holds the write lock from the start (see `_sqlite_begin`): use it for work
-    that writes, and keep it short.
+    that writes, and keep it short. The process's own writers queue for it on an asyncio lock
+    first: SQLite lets one writer in at a time anyway, and a writer that finds it locked
+    sleeps in SQLite's busy handler (milliseconds at a time) while the lock may long be free.
     """
-    async with sessionmaker() as session, session.begin():
-        await take_write_lock(session)
-        yield session
+    bind = sessionmaker.kw.get("bind")
+    queue = _writers(bind) if isinstance(bind, AsyncEngine) else None
+    async with contextlib.AsyncExitStack() as stack:
+        if queue is not None:
+            await stack.enter_async_context(queue)
+        session = await stack.enter_async_context(sessionmaker())
+        async with session.begin():
+            await take_write_lock(session)
+            yield session
+
+
+# One queue of writers per SQLite engine and event loop (tests run several loops).
+_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writers(engine: AsyncEngine) -> asyncio.Lock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    locks = _WRITERS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(id(engine.sync_engine), asyncio.Lock())
 
 
 async def take_write_lock(session: AsyncSession) -> None:

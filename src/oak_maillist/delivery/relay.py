@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import aiosmtplib
 
 from oak_maillist.config import OutgoingSmtpSettings
+from oak_maillist.delivery import pipelining
 
 
 class Outcome(enum.StrEnum):
@@ -83,7 +84,14 @@ async def send_bulk(
     """One transaction for many recipients over a connected client; nothing raises.
 
     The relay's answer to each RCPT is that recipient's outcome; a refused DATA is everyone's.
+    Pipelined (RFC 2920) when the relay offers it.
     """
+    if pipelining.supported(client, sender, recipients):
+        try:
+            answers = await pipelining.transact(client, sender, recipients, message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            return dict.fromkeys(recipients, temporary_failure(exc))
+        return await _settle(client, recipients, answers)
     try:
         refused, _message = await client.sendmail(sender, recipients, message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -115,6 +123,29 @@ class Envelope:
     message: bytes
 
 
+async def _settle(
+    client: aiosmtplib.SMTP, recipients: Sequence[str], answers: pipelining.Answers
+) -> dict[str, Result]:
+    """Each recipient's outcome from a pipelined transaction's answers; leaves the
+    connection clean (RSET after a transaction the relay did not finish, closed on 421)."""
+    mail = answers.mail
+    if not 200 <= mail.code < 300:
+        outcomes = dict.fromkeys(recipients, Result(_classify(mail.code), mail.code, mail.text))
+    else:
+        final = answers.data
+        outcomes = {
+            recipient: Result(_classify(final.code), final.code, final.text)
+            if reply.code in (250, 251)
+            else Result(_classify(reply.code), reply.code, reply.text)
+            for recipient, reply in zip(recipients, answers.recipients, strict=True)
+        }
+    if answers.closing:
+        client.close()
+    elif not answers.message_sent:
+        await _reset(client)
+    return outcomes
+
+
 async def send_each(client: aiosmtplib.SMTP, envelopes: Sequence[Envelope]) -> list[Result]:
     """Deliver several messages, one recipient each, over one connected client (one
     transaction each, as per-recipient return paths require); a result for every envelope.
@@ -124,6 +155,19 @@ async def send_each(client: aiosmtplib.SMTP, envelopes: Sequence[Envelope]) -> l
     """
     results: list[Result] = []
     for envelope in envelopes:
+        if pipelining.supported(client, envelope.sender, [envelope.recipient]):
+            try:
+                answers = await pipelining.transact(
+                    client, envelope.sender, [envelope.recipient], envelope.message
+                )
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                results.append(temporary_failure(exc))
+                break
+            settled = await _settle(client, [envelope.recipient], answers)
+            results.append(settled[envelope.recipient])
+            if not client.is_connected:
+                break
+            continue
         try:
             await client.sendmail(envelope.sender, [envelope.recipient], envelope.message)
             results.append(Result(Outcome.SENT, 250, "OK"))

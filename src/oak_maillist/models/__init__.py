@@ -10,7 +10,12 @@ from oak_maillist.models.auth import (
     UserSession,
 )
 from oak_maillist.models.bounce import Bounce, Digest
-from oak_maillist.models.delivery import Delivery, DeliveryStatus, OutboundMessage
+from oak_maillist.models.delivery import (
+    Delivery,
+    DeliveryStatus,
+    OutboundMessage,
+    PendingFanout,
+)
 from oak_maillist.models.domain import Domain
 from oak_maillist.models.job import FailedJob
 from oak_maillist.models.mailing_list import (
@@ -63,6 +68,7 @@ __all__ = [
     "OutboundMessage",
     "Passkey",
     "PatternType",
+    "PendingFanout",
     "PolicyKind",
     "PostingPolicy",
     "RefreshToken",

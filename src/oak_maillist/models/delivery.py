@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oak_maillist.db.base import Base, BigId, IdMixin
@@ -38,7 +38,8 @@ class Delivery(IdMixin, AttemptMixin, Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_deliveries_message_status", "message_id", "status"),
+        # A post's rows by status in id order: claiming reads only the due ones.
+        Index("ix_deliveries_message_status_id", "message_id", "status", "id"),
     )
 
     list_id: Mapped[int] = mapped_column(
@@ -54,6 +55,29 @@ class Delivery(IdMixin, AttemptMixin, Base):
     recipient: Mapped[str] = mapped_column(email_column_type())
     # post, digest, notice
     kind: Mapped[str] = mapped_column(String(20), default="post")
+
+
+class PendingFanout(Base):
+    """A post whose delivery rows are still being written, chunk by chunk.
+
+    The post's first rows are written in the transaction that accepts it, so sending starts at
+    once; the rest follow in later transactions, in subscriber id order, up to the highest id
+    the list had when the post was accepted. The row goes when the last chunk is written.
+    """
+
+    __tablename__ = "pending_fanouts"
+
+    message_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), index=True
+    )
+    # Rows exist for every eligible subscriber with an id up to this one.
+    done_through: Mapped[int] = mapped_column(BigInteger)
+    # The highest subscriber id when the post was accepted: later subscribers do not get it.
+    last_subscriber_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class OutboundMessage(IdMixin, AttemptMixin, Base):

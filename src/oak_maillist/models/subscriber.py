@@ -37,7 +37,8 @@ class Subscriber(IdMixin, TimestampMixin, Base):
     __tablename__ = "subscribers"
     __table_args__ = (
         UniqueConstraint("list_id", "email_normalized"),
-        Index("ix_subscribers_list_status", "list_id", "status", "digest_mode"),
+        # With the id last, a list's eligible subscribers come in id order (fan-out chunks).
+        Index("ix_subscribers_list_status", "list_id", "status", "digest_mode", "id"),
     )
 
     list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"))

@@ -1,9 +1,9 @@
-"""Sending an accepted post to the list: fan-out to delivery rows, then batches to the relay.
+"""Sending an accepted post to the list: batches of its delivery rows to the relay.
 
-Each active subscriber who takes single posts (not a digest) gets a delivery row, written in
-bulk in the transaction that accepts the post. Jobs claim batches under a lease, compose the
-post once, and per recipient add only the one-click unsubscribe link, the VERP return path and
-the DKIM signature; every relay answer is recorded on the row.
+Each active subscriber who takes single posts (not a digest) gets a delivery row (written by
+services/fanout.py). Jobs claim batches under a lease, compose the post once, and per recipient
+add only the one-click unsubscribe link, the VERP return path and the DKIM signature; every
+relay answer is recorded on the row.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import asyncio
 import dataclasses
 import functools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import Select, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
-from oak_maillist.db.types import UtcDateTime, utcnow
+from oak_maillist.db.types import utcnow
 from oak_maillist.delivery import compose, dmarc, relay
 from oak_maillist.delivery.dkim import BodyPrefix, Signer
 from oak_maillist.logging import get_logger
@@ -28,23 +28,19 @@ from oak_maillist.metrics import DELIVERIES
 from oak_maillist.models import (
     Delivery,
     DeliveryStatus,
-    DigestMode,
     Domain,
     InboundMessage,
     MailingList,
     Message,
-    Subscriber,
-    SubscriberStatus,
 )
 from oak_maillist.services import archive, crypto, domains, links, outbound, subscriptions
-from oak_maillist.tasks.queue import enqueue_after_commit
 
 log = get_logger(__name__)
 
 POST_JOB = "delivery.send_post"
 VERP_PURPOSE = "verp"
 BATCH_SIZE = 100
-DELIVERIES_PER_JOB = 2000
+# Sending jobs one post gets at most (each runs its lanes; several workers share a long list).
 MAX_JOBS_PER_POST = 4
 NO_DMARC = compose.DmarcAction.NONE
 DMARC_ACTIONS = {
@@ -59,52 +55,6 @@ REPLY_TO_MODES = {
     "list": compose.ReplyTo.LIST,
     "address": compose.ReplyTo.EXPLICIT,
 }
-
-
-async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -> int:
-    """One queued delivery per active, non-digest subscriber, in one statement."""
-    now = utcnow()
-    chosen = select(
-        literal(mlist.id),
-        literal(message.id),
-        Subscriber.id,
-        Subscriber.email,
-        literal("post"),
-        literal(str(DeliveryStatus.QUEUED)),
-        literal(0),
-        literal(now, UtcDateTime),
-        literal(now, UtcDateTime),
-    ).where(
-        Subscriber.list_id == mlist.id,
-        Subscriber.status == SubscriberStatus.ACTIVE,
-        Subscriber.digest_mode == DigestMode.NONE,
-    )
-    columns = [
-        "list_id",
-        "message_id",
-        "subscriber_id",
-        "recipient",
-        "kind",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-    ]
-    result = await session.execute(insert(Delivery).from_select(columns, chosen))
-    count = int(getattr(result, "rowcount", -1))
-    if count < 0:  # the driver does not say how many rows an INSERT ... SELECT wrote
-        count = (
-            await session.scalar(
-                select(func.count(Delivery.id)).where(Delivery.message_id == message.id)
-            )
-            or 0
-        )
-    # A large list gets several jobs, so that several worker processes share it (each claims
-    # its own batches); a small one gets one.
-    for _ in range(min(MAX_JOBS_PER_POST, -(-count // DELIVERIES_PER_JOB))):
-        enqueue_after_commit(session, POST_JOB, message_id=message.id)
-    log.info("post_fanned_out", list_id=mlist.id, message_id=message.id, deliveries=count)
-    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,40 +77,61 @@ async def claim_batch(
     transaction has locked; SQLite runs one writing transaction at a time.
     """
     now = utcnow()
-    due = (
-        select(Delivery.id)
-        .where(
-            Delivery.message_id == message_id,
-            Delivery.next_attempt_at <= now,
-            outbound.claimable(Delivery, now),
-        )
-        .order_by(Delivery.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name != "sqlite":
-        due = due.with_for_update(skip_locked=True)
-    ids = list(await session.scalars(due))
-    if not ids:
-        return []
     lease_until = now + lease
-    await session.execute(
+    taken: list[Claimed] = []
+    # One status at a time, each an index range in id order (message, status, id): a long
+    # post's sent rows are never read again. Queued rows are due from the moment they exist.
+    for status, ready in (
+        (DeliveryStatus.QUEUED, true()),
+        (DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
+        (DeliveryStatus.SENDING, Delivery.lease_until < now),
+    ):
+        due = (
+            select(Delivery.id)
+            .where(Delivery.message_id == message_id, Delivery.status == status, ready)
+            .order_by(Delivery.id)
+            .limit(limit - len(taken))
+        )
+        if session.get_bind().dialect.name != "sqlite":
+            due = due.with_for_update(skip_locked=True)
+        taken += await _take(session, due, now, lease_until)
+        if len(taken) >= limit:
+            break
+    return sorted(taken, key=lambda row: row.id)
+
+
+_CLAIMED = (
+    Delivery.id,
+    Delivery.list_id,
+    Delivery.message_id,
+    Delivery.subscriber_id,
+    Delivery.recipient,
+)
+
+
+async def _take(
+    session: AsyncSession, due: Select[int], now: datetime, lease_until: datetime
+) -> list[Claimed]:
+    """Lease the rows `due` selects and return them."""
+    claim = (
         update(Delivery)
-        .where(Delivery.id.in_(ids), outbound.claimable(Delivery, now))
         .values(
-            status=DeliveryStatus.SENDING,
-            lease_until=lease_until,
-            attempts=Delivery.attempts + 1,
+            status=DeliveryStatus.SENDING, lease_until=lease_until, attempts=Delivery.attempts + 1
         )
         .execution_options(synchronize_session=False)
     )
+    if session.get_bind().dialect.update_returning:
+        # SQLite and PostgreSQL: chosen, leased and read back in one statement.
+        rows = await session.execute(
+            claim.where(Delivery.id.in_(due.scalar_subquery())).returning(*_CLAIMED)
+        )
+        return [Claimed(*row) for row in rows.all()]
+    ids = list(await session.scalars(due))
+    if not ids:
+        return []
+    await session.execute(claim.where(Delivery.id.in_(ids), outbound.claimable(Delivery, now)))
     rows = await session.execute(
-        select(
-            Delivery.id,
-            Delivery.list_id,
-            Delivery.message_id,
-            Delivery.subscriber_id,
-            Delivery.recipient,
-        ).where(
+        select(*_CLAIMED).where(
             Delivery.id.in_(ids),
             Delivery.status == DeliveryStatus.SENDING,
             Delivery.lease_until == lease_until,
@@ -337,13 +308,17 @@ async def record_results(
     ids: list[int],
     results: list[relay.Result],
 ) -> Recorded:
-    """Store each relay answer on its row: the sent ones in one statement, the rest one by one."""
+    """Store each relay answer on its row: the sent ones in one statement, the rest one by one.
+
+    Only rows still being sent take an answer: a bounce (DSN) can come back before the answer
+    is stored, and its `bounced` stays.
+    """
     counts: dict[str, int] = {}
     sent = [i for i, r in zip(ids, results, strict=True) if r.outcome is relay.Outcome.SENT]
     if sent:
-        await session.execute(
+        result = await session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(sent))
+            .where(Delivery.id.in_(sent), Delivery.status == DeliveryStatus.SENDING)
             .values(
                 status=DeliveryStatus.SENT,
                 sent_at=utcnow(),
@@ -353,14 +328,19 @@ async def record_results(
             )
             .execution_options(synchronize_session=False)
         )
-        counts["sent"] = len(sent)
-        DELIVERIES.labels("sent").inc(len(sent))
+        marked = int(getattr(result, "rowcount", -1))
+        counts["sent"] = marked if marked >= 0 else len(sent)
+        DELIVERIES.labels("sent").inc(counts["sent"])
     others = {
         i: r for i, r in zip(ids, results, strict=True) if r.outcome is not relay.Outcome.SENT
     }
     refused: list[tuple[Delivery, str]] = []
     if others:
-        rows = await session.scalars(select(Delivery).where(Delivery.id.in_(list(others))))
+        rows = await session.scalars(
+            select(Delivery).where(
+                Delivery.id.in_(list(others)), Delivery.status == DeliveryStatus.SENDING
+            )
+        )
         for row in rows:
             attempt = outbound.record(row, others[row.id], settings)
             counts[str(attempt.status)] = counts.get(str(attempt.status), 0) + 1
@@ -383,30 +363,3 @@ async def due_message_ids(session: AsyncSession, *, limit: int = 200) -> list[in
         .limit(limit)
     )
     return [message_id for message_id in rows if message_id is not None]
-
-
-async def list_deliveries(
-    session: AsyncSession,
-    message_id: int,
-    *,
-    status: str | None,
-    offset: int,
-    limit: int,
-) -> tuple[list[Delivery], int]:
-    conditions = [Delivery.message_id == message_id]
-    if status:
-        conditions.append(Delivery.status == status)
-    total = await session.scalar(select(func.count(Delivery.id)).where(*conditions)) or 0
-    rows = await session.scalars(
-        select(Delivery).where(*conditions).order_by(Delivery.id).offset(offset).limit(limit)
-    )
-    return list(rows), total
-
-
-async def status_counts(session: AsyncSession, message_id: int) -> dict[str, int]:
-    rows = await session.execute(
-        select(Delivery.status, func.count(Delivery.id))
-        .where(Delivery.message_id == message_id)
-        .group_by(Delivery.status)
-    )
-    return {str(status): int(count) for status, count in rows.all()}

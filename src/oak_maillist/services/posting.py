@@ -31,7 +31,7 @@ from oak_maillist.models import (
 )
 from oak_maillist.moderation import ai, chain
 from oak_maillist.moderation.rules import Action, address_key
-from oak_maillist.services import archive, distribution, outbound, subscriptions
+from oak_maillist.services import archive, fanout, outbound, subscriptions
 
 log = get_logger(__name__)
 
@@ -115,7 +115,7 @@ async def run_chain(
             inbound_id=inbound_id,
             ai_level=ctx.mark,
         )
-        await distribution.fan_out(session, mlist, message)
+        await fanout.fan_out(session, mlist, message)
         return PostResult(decision, message=message)
     if decision.action is Action.HOLD:
         held = await hold(

@@ -6,11 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from oak_maillist.api.deps import IdPath, ModeratedList, PageDep, SessionDep
+from oak_maillist.api.deps import IdPath, ModeratedList, OwnedList, PageDep, SessionDep
 from oak_maillist.api.v1.schemas.common import Page
-from oak_maillist.api.v1.schemas.deliveries import BounceOut, DeliveryOut, DeliveryReport
+from oak_maillist.api.v1.schemas.deliveries import (
+    BounceOut,
+    DeliveryOut,
+    DeliveryReport,
+    RetryIn,
+    RetryOut,
+)
 from oak_maillist.models import DeliveryStatus
-from oak_maillist.services import archive_reading, bounces, distribution
+from oak_maillist.services import archive_reading, bounces, delivery_status
 
 router = APIRouter(prefix="/lists/{list_id}", tags=["deliveries"])
 
@@ -24,16 +30,27 @@ async def post_deliveries(
     status: Annotated[DeliveryStatus | None, Query()] = None,
 ) -> DeliveryReport:
     message = await archive_reading.get_message(session, mlist.id, message_id)
-    rows, total = await distribution.list_deliveries(
+    rows, total = await delivery_status.list_deliveries(
         session, message.id, status=status, offset=page.offset, limit=page.per_page
     )
     return DeliveryReport(
-        counts=await distribution.status_counts(session, message.id),
+        counts=await delivery_status.status_counts(session, message.id),
         total=total,
         items=[DeliveryOut.model_validate(row, from_attributes=True) for row in rows],
         page=page.page,
         per_page=page.per_page,
     )
+
+
+@router.post("/messages/{message_id}/deliveries/retry")
+async def retry_deliveries(
+    mlist: OwnedList, message_id: IdPath, session: SessionDep, body: RetryIn | None = None
+) -> RetryOut:
+    """Send a post's failed and deferred deliveries again now (owners): all of them, or the
+    ones named. Recipients who left the list since are skipped."""
+    message = await archive_reading.get_message(session, mlist.id, message_id)
+    ids = body.delivery_ids if body is not None else None
+    return RetryOut(queued=await delivery_status.retry(session, message.id, ids))
 
 
 @router.get("/bounces")

@@ -1,9 +1,11 @@
 """Jobs that send accepted posts to their subscribers, and the sweeper for retries and leases.
 
-One job per post runs several lanes side by side, each claiming a batch of deliveries under a
-lease, sending it over a pooled relay connection and recording the answers. A personalised list
-gets one transaction per recipient (its own return path and unsubscribe link); a bulk list gets
-one copy, signed once, for many recipients per transaction.
+A long list's delivery rows are written chunk by chunk (`delivery.fan_out`) while the first
+ones are already being sent. One sending job per post runs several lanes side by side, each
+claiming a batch of deliveries under a lease, sending it over a pooled relay connection and
+recording the answers. A personalised list gets one transaction per recipient (its own return
+path and unsubscribe link); a bulk list gets one copy, signed once, for many recipients per
+transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from oak_maillist.delivery import relay
 from oak_maillist.delivery.pool import RelayPool
 from oak_maillist.logging import get_logger
 from oak_maillist.models import Delivery, MailingList, Message, Subscriber
-from oak_maillist.services import bounces, distribution, outbound
+from oak_maillist.services import bounces, distribution, fanout, outbound
 from oak_maillist.tasks.queue import current_runtime, enqueue, relay_pool
 from oak_maillist.tasks.registry import job
 
@@ -35,6 +37,14 @@ BULK_BATCH = 1000
 # Recipients per SMTP transaction in bulk (RFC 5321 §4.5.3.1.8: relays must take 100).
 BULK_RECIPIENTS = 100
 RECORD_ATTEMPTS = 4
+# A lane that finds nothing to claim while the post's rows are still being written waits for
+# the next chunk, polling this often, for at most this long without one.
+FANOUT_POLL_SECONDS = 0.05
+FANOUT_WAIT_SECONDS = 30.0
+# Chunks one fan-out job writes before handing the rest to a fresh job.
+MAX_CHUNKS_PER_JOB = 500
+# A pending fan-out nobody has moved on for this long is handed to another job.
+FANOUT_GRACE = timedelta(seconds=60)
 
 
 @dataclass
@@ -79,37 +89,77 @@ async def send_post(message_id: int) -> int:
     return run.sent
 
 
-async def _lane(run: _Run) -> None:
+@job(fanout.FANOUT_JOB, timeout_seconds=600, max_retries=2)
+async def fan_out(message_id: int) -> int:
+    """Write the rest of a post's delivery rows, a chunk per transaction."""
     runtime = current_runtime()
-    lease = timedelta(seconds=run.settings.queue.lease_seconds)
-    limit = PERSONAL_BATCH if run.outgoing.personalize else BULK_BATCH
-    while run.budget > 0:
-        run.budget -= 1
+    written = 0
+    for number in range(MAX_CHUNKS_PER_JOB):
         async with transaction(runtime.sessionmaker) as session:
-            batch = await distribution.claim_batch(
-                session, run.message_id, lease=lease, limit=limit
-            )
-        if not batch:
+            chunk = await fanout.next_chunk(session, message_id, number=number)
+        if chunk is None:
+            break
+        written += chunk.written
+        if chunk.done:
+            log.info("post_fan_out_done", message_id=message_id)
+            break
+    else:
+        await enqueue(fanout.FANOUT_JOB, message_id=message_id)
+    return written
+
+
+async def _lane(run: _Run) -> None:
+    """Claim, send, record, until the post has nothing due. Recording a batch and claiming
+    the next share one transaction: on SQLite, where writers take turns, that halves the turns.
+    """
+    runtime = current_runtime()
+    waited = 0.0
+    async with transaction(runtime.sessionmaker) as session:
+        batch, more = await _claim(session, run)
+    while True:
+        if batch:
+            waited = 0.0
+            try:
+                await run.pool.rate.take(len(batch))
+                results = await _send(run, batch)
+            except Exception:
+                # Nothing went out for certain: hand the batch back now, not at lease end.
+                async with transaction(runtime.sessionmaker) as session:
+                    await distribution.release(session, [row.id for row in batch])
+                raise
+            batch, more = await _record(run, batch, results)
+            continue
+        if not more or waited >= FANOUT_WAIT_SECONDS:
             return
-        try:
-            await run.pool.rate.take(len(batch))
-            results = await _send(run, batch)
-        except Exception:
-            # Nothing went out for certain: hand the batch back now rather than at lease end.
-            async with transaction(runtime.sessionmaker) as session:
-                await distribution.release(session, [row.id for row in batch])
-            raise
-        recorded = await _record(run, batch, results)
-        for status, count in recorded.counts.items():
-            run.counts[status] = run.counts.get(status, 0) + count
-        run.sent += recorded.counts.get("sent", 0)
+        await asyncio.sleep(FANOUT_POLL_SECONDS)
+        waited += FANOUT_POLL_SECONDS
+        async with transaction(runtime.sessionmaker) as session:
+            batch, more = await _claim(session, run)
+
+
+async def _claim(session: AsyncSession, run: _Run) -> tuple[list[distribution.Claimed], bool]:
+    """The lane's next batch, if the job's budget allows one; with none, whether rows of the
+    post are still being written (then the lane waits for them)."""
+    if run.budget <= 0:
+        return [], False
+    batch = await distribution.claim_batch(
+        session,
+        run.message_id,
+        lease=timedelta(seconds=run.settings.queue.lease_seconds),
+        limit=PERSONAL_BATCH if run.outgoing.personalize else BULK_BATCH,
+    )
+    if batch:
+        run.budget -= 1
+        return batch, False
+    return [], await fanout.is_pending(session, run.message_id)
 
 
 async def _record(
     run: _Run, batch: list[distribution.Claimed], results: list[relay.Result]
-) -> distribution.Recorded:
-    """Store the relay's answers; the mail is out, so a busy database is waited for, not
-    given up on (a lost record would send the batch again when its lease ends)."""
+) -> tuple[list[distribution.Claimed], bool]:
+    """Store the relay's answers and claim the next batch. The mail is out, so a busy
+    database is waited for, not given up on (a lost record would send the batch again when
+    its lease ends)."""
     runtime = current_runtime()
     for attempt in range(RECORD_ATTEMPTS):
         try:
@@ -119,12 +169,17 @@ async def _record(
                 )
                 for row, diagnostic in recorded.refused:
                     await _count_refusal(session, run.settings, row, diagnostic)
-            return recorded
+                following = await _claim(session, run)
         except OperationalError:
             if attempt == RECORD_ATTEMPTS - 1:
                 raise
             log.warning("delivery_record_retry", message_id=run.message_id, attempt=attempt + 1)
             await asyncio.sleep(0.5 * 2**attempt)
+            continue
+        for status, count in recorded.counts.items():
+            run.counts[status] = run.counts.get(status, 0) + count
+        run.sent += recorded.counts.get("sent", 0)
+        return following
     raise AssertionError("unreachable")
 
 
@@ -185,10 +240,16 @@ async def _count_refusal(
 
 
 @job("delivery.sweep", cron=("* * * * *",), timeout_seconds=60, max_retries=1)
-async def sweep() -> int:
-    """Every minute: hand out posts with deliveries due (retries, expired leases, lost jobs)."""
+async def sweep(grace_seconds: int | None = None) -> int:
+    """Every minute: hand out posts with deliveries due (retries, expired leases, lost jobs)
+    and fan-outs that stalled. A worker that starts sweeps with no grace: a fan-out pending
+    then was left by a process that died (or is moving on, and shares the rest)."""
+    grace = FANOUT_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
     async with transaction(current_runtime().sessionmaker) as session:
         ids = await distribution.due_message_ids(session)
+        stalled = await fanout.stalled(session, grace=grace)
+    for message_id in stalled:
+        await enqueue(fanout.FANOUT_JOB, message_id=message_id)
     for message_id in ids:
         await enqueue(distribution.POST_JOB, message_id=message_id)
-    return len(ids)
+    return len(ids) + len(stalled)

@@ -33,3 +33,15 @@ class BounceOut(BaseModel):
     kind: str = Field(description="hard (counts toward unsubscribing) or soft")
     diagnostic: str
     received_at: datetime
+
+
+class RetryIn(BaseModel):
+    delivery_ids: list[int] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="Only these deliveries of the post; all failed and deferred ones when absent",
+    )
+
+
+class RetryOut(BaseModel):
+    queued: int = Field(description="Deliveries queued to go out again")
