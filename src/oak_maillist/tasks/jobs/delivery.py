@@ -33,6 +33,8 @@ log = get_logger(__name__)
 # list does not hold a worker for ever and other posts get their turn.
 MAX_BATCHES_PER_JOB = 50
 PERSONAL_BATCH = 100
+# Personalised messages are signed this many at a time, the next few while these are sent.
+SIGN_SLICE = 10
 BULK_BATCH = 1000
 # Recipients per SMTP transaction in bulk (RFC 5321 §4.5.3.1.8: relays must take 100).
 BULK_RECIPIENTS = 100
@@ -115,7 +117,9 @@ async def _lane(run: _Run) -> None:
     runtime = current_runtime()
     waited = 0.0
     async with transaction(runtime.sessionmaker) as session:
-        batch, more = await _claim(session, run)
+        # A small first batch: the post's first recipients have it (and it is recorded as
+        # sent) before a whole batch is signed or sent.
+        batch, more = await _claim(session, run, first=True)
     while True:
         if batch:
             waited = 0.0
@@ -137,16 +141,22 @@ async def _lane(run: _Run) -> None:
             batch, more = await _claim(session, run)
 
 
-async def _claim(session: AsyncSession, run: _Run) -> tuple[list[distribution.Claimed], bool]:
+async def _claim(
+    session: AsyncSession, run: _Run, *, first: bool = False
+) -> tuple[list[distribution.Claimed], bool]:
     """The lane's next batch, if the job's budget allows one; with none, whether rows of the
     post are still being written (then the lane waits for them)."""
     if run.budget <= 0:
         return [], False
+    if run.outgoing.personalize:
+        limit = SIGN_SLICE if first else PERSONAL_BATCH
+    else:
+        limit = BULK_RECIPIENTS if first else BULK_BATCH
     batch = await distribution.claim_batch(
         session,
         run.message_id,
         lease=timedelta(seconds=run.settings.queue.lease_seconds),
-        limit=PERSONAL_BATCH if run.outgoing.personalize else BULK_BATCH,
+        limit=limit,
     )
     if batch:
         run.budget -= 1
@@ -187,12 +197,34 @@ async def _send(run: _Run, batch: list[distribution.Claimed]) -> list[relay.Resu
     try:
         async with run.pool.connection(run.config) as client:
             if run.outgoing.personalize:
-                # Signing releases the GIL: other lanes' I/O, and the other core, go on meanwhile.
-                envelopes = await asyncio.to_thread(_envelopes, run, batch)
-                return await relay.send_each(client, envelopes)
+                return await _send_personal(run, client, batch)
             return await _send_bulk(run, client, batch)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         return [relay.temporary_failure(exc)] * len(batch)
+
+
+async def _send_personal(
+    run: _Run, client: aiosmtplib.SMTP, batch: list[distribution.Claimed]
+) -> list[relay.Result]:
+    """Sign a few messages while the ones signed before go out, so that the first leave at
+    once rather than after the whole batch is signed. Signing runs in a thread: it releases
+    the GIL, and other lanes' I/O and the other core go on meanwhile."""
+    slices = [batch[i : i + SIGN_SLICE] for i in range(0, len(batch), SIGN_SLICE)]
+    results: list[relay.Result] = []
+    signing = asyncio.ensure_future(asyncio.to_thread(_envelopes, run, slices[0]))
+    for number in range(len(slices)):
+        envelopes = await signing
+        if number + 1 < len(slices):
+            signing = asyncio.ensure_future(asyncio.to_thread(_envelopes, run, slices[number + 1]))
+        results += await relay.send_each(client, envelopes)
+        if not client.is_connected:
+            break
+    if not signing.done():
+        signing.cancel()
+    lost = relay.Result(
+        relay.Outcome.TEMPORARY, None, "connection lost before this message was sent"
+    )
+    return results + [lost] * (len(batch) - len(results))
 
 
 def _envelopes(run: _Run, batch: list[distribution.Claimed]) -> list[relay.Envelope]:
