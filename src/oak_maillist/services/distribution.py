@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select, true, update
+from sqlalchemy import Select, any_, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
@@ -120,11 +120,17 @@ async def _take(
         )
         .execution_options(synchronize_session=False)
     )
-    if session.get_bind().dialect.update_returning:
-        # SQLite and PostgreSQL: chosen, leased and read back in one statement.
-        rows = await session.execute(
-            claim.where(Delivery.id.in_(due.scalar_subquery())).returning(*_CLAIMED)
-        )
+    dialect = session.get_bind().dialect
+    if dialect.update_returning:
+        # SQLite and PostgreSQL: chosen, leased and read back in one statement. PostgreSQL
+        # gets the ids as an array, looked up by key: it would join an IN (subquery) by
+        # scanning the whole table.
+        chosen = due.scalar_subquery()
+        if dialect.name == "postgresql":
+            where = Delivery.id == any_(func.array(chosen))
+        else:
+            where = Delivery.id.in_(chosen)
+        rows = await session.execute(claim.where(where).returning(*_CLAIMED))
         return [Claimed(*row) for row in rows.all()]
     ids = list(await session.scalars(due))
     if not ids:

@@ -51,8 +51,7 @@ def downgrade() -> None:
     op.create_index("ix_deliveries_message_status", "deliveries", ["message_id", "status"])
     op.drop_index("ix_deliveries_message_status_id", table_name="deliveries")
     _status_index(["list_id", "status", "digest_mode"])
-    op.drop_index("ix_pending_fanouts_list_id", table_name="pending_fanouts")
-    op.drop_table("pending_fanouts")
+    op.drop_table("pending_fanouts")  # its indexes go with it (MariaDB keeps FK indexes)
 
 
 def _status_index(columns: list[str]) -> None:
