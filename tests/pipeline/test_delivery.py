@@ -17,7 +17,7 @@ from oak_maillist.db.types import utcnow
 from oak_maillist.mail import verp
 from oak_maillist.models import Bounce, Delivery, Domain, ListRole, MailingList, Subscriber
 from oak_maillist.runtime import Runtime
-from oak_maillist.services import distribution, domains
+from oak_maillist.services import composing, domains
 from oak_maillist.services.activity import Origin
 from oak_maillist.tasks import queue
 from oak_maillist.tasks.jobs import delivery as delivery_jobs
@@ -99,7 +99,7 @@ async def test_a_post_reaches_every_subscriber_signed_and_personalised(
     mails = await mail_service.sink.wait_for(3)
     assert sorted(r for m in mails for r in m.recipients) == sorted(SUBSCRIBERS)
     dns = await _dns(mail_service.runtime)
-    key = distribution.verp_key(mail_service.runtime.settings)
+    key = composing.verp_key(mail_service.runtime.settings)
     links = set()
     async with mail_service.runtime.sessionmaker() as session:
         ids = {s.email: s.id for s in (await session.scalars(select(Subscriber))).all()}

@@ -26,7 +26,7 @@ from oak_maillist.models import (
     Subscriber,
     SubscriberStatus,
 )
-from oak_maillist.services import activity, distribution, outbound, processing, subscriptions
+from oak_maillist.services import activity, composing, outbound, processing, subscriptions
 from oak_maillist.services.users import InvalidEmailError, normalize_email
 
 log = get_logger(__name__)
@@ -59,7 +59,7 @@ async def handle(
     """Record one bounce; returns what was done, for the inbound row's reasons."""
     if not token:
         return await _handle_plain(session, settings, mlist=mlist, inbound=inbound)
-    ids = verp.decode(distribution.verp_key(settings), token)
+    ids = verp.decode(composing.verp_key(settings), token)
     if ids is None:
         return ["bounce token not valid: ignored"]
     subscriber = await session.get(Subscriber, ids.subscriber_id)

@@ -24,7 +24,7 @@ from oak_maillist.delivery import relay
 from oak_maillist.delivery.pool import RelayPool
 from oak_maillist.logging import get_logger
 from oak_maillist.models import Delivery, MailingList, Message, Subscriber
-from oak_maillist.services import bounces, distribution, fanout, outbound
+from oak_maillist.services import bounces, composing, distribution, fanout, outbound
 from oak_maillist.tasks.queue import current_runtime, enqueue, relay_pool
 from oak_maillist.tasks.registry import job
 
@@ -54,7 +54,7 @@ class _Run:
     """One job's shared state: what to send, how, and how far it got."""
 
     message_id: int
-    outgoing: distribution.Outgoing
+    outgoing: composing.Outgoing
     config: relay.RelayConfig
     settings: Settings
     pool: RelayPool
@@ -71,7 +71,7 @@ async def send_post(message_id: int) -> int:
     settings = runtime.settings
     async with transaction(runtime.sessionmaker) as session:
         message = await session.get(Message, message_id)
-        outgoing = await distribution.compose_post(session, settings, message) if message else None
+        outgoing = await composing.compose_post(session, settings, message) if message else None
         config = (
             await outbound.relay_for(session, message.list_id, settings)
             if message and outgoing
@@ -80,9 +80,7 @@ async def send_post(message_id: int) -> int:
     if outgoing is None or config is None:
         log.warning("post_unreadable", message_id=message_id)
         return 0
-    run = _Run(
-        message_id, outgoing, config, settings, relay_pool(), distribution.verp_key(settings)
-    )
+    run = _Run(message_id, outgoing, config, settings, relay_pool(), composing.verp_key(settings))
     lanes = max(1, settings.smtp.outgoing.max_connections)
     await asyncio.gather(*(_lane(run) for _ in range(lanes)))
     if run.budget <= 0:
@@ -228,15 +226,13 @@ async def _send_personal(
 
 
 def _envelopes(run: _Run, batch: list[distribution.Claimed]) -> list[relay.Envelope]:
-    return [
-        distribution.envelope_for(run.outgoing, row, run.settings, run.verp_key) for row in batch
-    ]
+    return [composing.envelope_for(run.outgoing, row, run.settings, run.verp_key) for row in batch]
 
 
 async def _send_bulk(
     run: _Run, client: aiosmtplib.SMTP, batch: list[distribution.Claimed]
 ) -> list[relay.Result]:
-    sender, data = distribution.bulk_envelope(run.outgoing, run.settings)
+    sender, data = composing.bulk_envelope(run.outgoing, run.settings)
     answers: dict[str, relay.Result] = {}
     for start in range(0, len(batch), BULK_RECIPIENTS):
         recipients = [row.recipient for row in batch[start : start + BULK_RECIPIENTS]]

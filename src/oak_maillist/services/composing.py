@@ -1,0 +1,182 @@
+"""A post as it leaves: decorated once for the list (`compose_post`), then finished for each
+recipient with the one-click unsubscribe link, the VERP return path and the DKIM signature
+(`envelope_for`), or once for everyone on a list that does not personalise (`bulk_envelope`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.config import Settings
+from oak_maillist.delivery import compose, dmarc, relay
+from oak_maillist.delivery.dkim import BodyPrefix, Signer
+from oak_maillist.mail.dkim_keys import Algorithm
+from oak_maillist.mail.verp import encode as verp_address
+from oak_maillist.models import Domain, InboundMessage, MailingList, Message
+from oak_maillist.services import archive, crypto, domains, links, subscriptions
+from oak_maillist.services.distribution import Claimed
+
+VERP_PURPOSE = "verp"
+NO_DMARC = compose.DmarcAction.NONE
+DMARC_ACTIONS = {
+    "munge_from": compose.DmarcAction.MUNGE_FROM,
+    "wrap": compose.DmarcAction.WRAP,
+    "none": NO_DMARC,
+}
+# DMARC policy lookups with their caches, one per DNS setup of this process.
+_CHECKERS: dict[tuple[tuple[str, ...], int, float], dmarc.Checker] = {}
+REPLY_TO_MODES = {
+    "none": compose.ReplyTo.NONE,
+    "list": compose.ReplyTo.LIST,
+    "address": compose.ReplyTo.EXPLICIT,
+}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A post composed for the list, ready to be finished per recipient."""
+
+    prepared: compose.Prepared
+    signer: Signer | None
+    body_hash: bytes | None
+    list_local: str
+    domain: str
+    list_id: int
+    personalize: bool
+    # The hashed body lines before the recipient's link, when the footer carries one.
+    body_prefix: BodyPrefix | None = None
+
+
+async def compose_post(
+    session: AsyncSession, settings: Settings, message: Message
+) -> Outgoing | None:
+    """Decorate the archived post once for every recipient (None when it cannot be read)."""
+    mlist = await session.get(MailingList, message.list_id)
+    domain = await session.get(Domain, mlist.domain_id) if mlist else None
+    if mlist is None or domain is None:
+        return None
+    raw = await _raw(session, settings, message)
+    if raw is None:
+        return None
+    base = str(settings.server.base_url).rstrip("/")
+    ctx = compose.ListContext(
+        name=mlist.name,
+        address=f"{mlist.local_part}@{domain.name}",
+        list_id=f"{mlist.local_part}.{domain.name}",
+        subject_prefix=mlist.subject_prefix,
+        footer=mlist.footer,
+        reply_to=REPLY_TO_MODES.get(mlist.reply_to_mode, compose.ReplyTo.NONE),
+        reply_to_address=mlist.reply_to_address,
+        help_url=f"{base}/lists/{mlist.id}",
+        subscribe_url=f"{base}/lists/{mlist.id}/subscribe",
+        archive_url=f"{base}/lists/{mlist.id}/archive" if mlist.archive_enabled else "",
+        permalink=(
+            f"{base}/lists/{mlist.id}/archive/{message.id}" if mlist.archive_enabled else ""
+        ),
+        own_domains=frozenset({domain.name}),
+    )
+    if message.sender_email and await _mitigate(settings, message.sender_email, domain.name):
+        ctx = dataclasses.replace(ctx, dmarc=DMARC_ACTIONS.get(mlist.dmarc_mitigation, NO_DMARC))
+    prepared = compose.prepare(raw, ctx)
+    signer = None
+    key = domains.dkim_private_key(domain, settings)
+    if key:
+        signer = _signer(domain.dkim_selector, domain.name, key, domain.dkim_algorithm)
+    shared = prepared.shared_body
+    body_hash = signer.body_hash(shared) if signer and shared is not None else None
+    prefix = None
+    if signer is not None and shared is None and prepared.link_pieces:
+        # Bodies differ only from the recipient's link on: hash the lines before it once.
+        prefix = signer.body_prefix(prepared.link_pieces[0])
+    return Outgoing(
+        prepared,
+        signer,
+        body_hash,
+        mlist.local_part,
+        domain.name,
+        mlist.id,
+        mlist.personalize,
+        prefix,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _signer(selector: str, domain: str, key: str, algorithm: str) -> Signer:
+    """Signers by key, kept: loading a PEM key costs milliseconds, every job needs one."""
+    return Signer(selector, domain, key, Algorithm(algorithm))
+
+
+async def _mitigate(settings: Settings, sender: str, list_domain: str) -> bool:
+    """Whether the poster's domain publishes a DMARC policy that our decoration would break."""
+    domain = sender.rpartition("@")[2].lower()
+    if not settings.dns.dmarc_lookups or not domain or domain == list_domain.lower():
+        return False
+    dns_settings = settings.dns
+    key = (tuple(dns_settings.nameservers), dns_settings.port, dns_settings.timeout_seconds)
+    checker = _CHECKERS.get(key)
+    if checker is None:
+        checker = _CHECKERS[key] = dmarc.Checker(
+            dns_settings.nameservers, dns_settings.port, dns_settings.timeout_seconds
+        )
+    return await checker.needs_mitigation(domain)
+
+
+async def _raw(session: AsyncSession, settings: Settings, message: Message) -> bytes | None:
+    path = archive.stored_file(settings.archive, message.raw_path)
+    if path is not None:
+        return await asyncio.to_thread(path.read_bytes)
+    if message.inbound_id is not None:
+        inbound = await session.get(InboundMessage, message.inbound_id)
+        if inbound is not None:
+            return inbound.raw
+    return None
+
+
+def envelope_for(
+    outgoing: Outgoing, delivery: Claimed, settings: Settings, verp_key: bytes
+) -> relay.Envelope:
+    """The bytes and return path one recipient gets."""
+    token = links.make_token(
+        settings,
+        subscriptions.UNSUBSCRIBE,
+        subscriber_id=delivery.subscriber_id or 0,
+        list_id=delivery.list_id,
+    )
+    data = compose.for_recipient(
+        outgoing.prepared, compose.RecipientContext(links.one_click_url(settings, token))
+    )
+    if outgoing.signer is not None:
+        body_hash = outgoing.body_hash
+        if body_hash is None and outgoing.body_prefix is not None:
+            rest = data[data.find(b"\r\n\r\n") + 4 + len(outgoing.prepared.link_pieces[0]) :]
+            body_hash = outgoing.signer.body_hash_after(outgoing.body_prefix, rest)
+        data = outgoing.signer.sign(data, body_hash=body_hash) + data
+    sender = verp_address(
+        verp_key,
+        list_local=outgoing.list_local,
+        domain=outgoing.domain,
+        subscriber_id=delivery.subscriber_id or 0,
+        message_id=delivery.message_id or 0,
+    )
+    return relay.Envelope(sender, delivery.recipient, data)
+
+
+def verp_key(settings: Settings) -> bytes:
+    return crypto.derive_key(settings.security, VERP_PURPOSE)
+
+
+def bulk_envelope(outgoing: Outgoing, settings: Settings) -> tuple[str, bytes]:
+    """Return path and bytes shared by every recipient of a list that does not personalise:
+    signed once, bounces to the plain `-bounces` address, unsubscribe by mail to `-leave`
+    (no one-click: RFC 8058 needs a link that names the recipient)."""
+    leave = f"mailto:{outgoing.list_local}-leave@{outgoing.domain}?subject=unsubscribe"
+    context = compose.RecipientContext(leave, unsubscribe_mailto=leave, one_click=False)
+    data = compose.for_recipient(outgoing.prepared, context)
+    if outgoing.signer is not None:
+        data = outgoing.signer.sign(data, body_hash=outgoing.body_hash) + data
+    return f"{outgoing.list_local}-bounces@{outgoing.domain}", data
