@@ -26,9 +26,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The web app (type check + build); the backend serves frontend/dist at "/". Under `make test`
-# its unit tests (vitest) run too; the browser tests (tests/web) run from scripts/test-all.sh.
+# its lint (eslint) and unit tests (vitest) run too; the browser tests (tests/web) run from
+# scripts/test-all.sh.
 frontend:
-	cd frontend && npm ci --no-audit --no-fund && npm run build$(if $(filter test,$(MAKECMDGOALS)), && npm test)
+	cd frontend && npm ci --no-audit --no-fund && npm run build$(if $(filter test,$(MAKECMDGOALS)), && npm run lint && npm test)
 
 services:
 	scripts/ensure-services.sh

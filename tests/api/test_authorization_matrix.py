@@ -64,6 +64,8 @@ MATRIX: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/settings"): ADMIN,
     ("GET", "/api/v1/settings/ai-moderation"): ADMIN,
     ("PATCH", "/api/v1/settings/ai-moderation"): ADMIN,
+    ("POST", "/api/v1/ai-moderation/settings/reset"): ADMIN,
+    ("POST", "/api/v1/ai-moderation/test-connection"): ADMIN,
     ("GET", "/api/v1/activity"): ADMIN,
     # domains
     ("GET", "/api/v1/domains"): ADMIN,

@@ -27,16 +27,16 @@ from tests.web.harness import (
     wait_held,
 )
 
-ALIYUN_ENDPOINT = "https://green-cip.cn-shanghai.aliyuncs.com"
-# The shared service's AI settings as the other tests expect them (switched off, no secrets).
-AI_RESET = {
-    "enabled": False,
-    "provider": "aliyun",
-    "endpoint": ALIYUN_ENDPOINT,
-    "access_key_id": "",
-    "access_key_secret": "",
-    "api_key": "",
-}
+ALIYUN_ENDPOINT = "https://green-cip.cn-shanghai.aliyuncs.com/"
+
+
+def _reset_ai_settings(server: Server, token: str) -> None:
+    """The shared service's AI settings as the other tests expect them: the file's."""
+    changed = server.api("GET", "/settings/ai-moderation", token).json()["overridden"]
+    if changed:
+        reset = server.api("POST", "/ai-moderation/settings/reset", token, json={"names": changed})
+        assert reset.status_code == 200, reset.text
+        assert reset.json()["overridden"] == []
 
 
 def _api_error(route: Route, status: int, code: str) -> None:
@@ -71,9 +71,9 @@ def test_ai_statistics_per_list_with_filters_and_states(
     sign_in(page, server, ADMIN_EMAIL, ADMIN_PASSWORD, "/")
     page.get_by_test_id("nav-ai-stats").click()
     expect(page.get_by_test_id("state-loading")).to_be_visible()
-    page.unroute("**/api/v1/ai-moderation/stats*")
     for route in waiting:
         route.continue_()
+    page.unroute("**/api/v1/ai-moderation/stats*")
     expect(page.get_by_role("heading", name="AI moderation statistics")).to_be_visible()
 
     choose_option(page, "ai-stats-list", "Scored")
@@ -134,17 +134,17 @@ def test_a_plain_user_sees_no_ai_or_site_pages(
     expect(page.get_by_test_id("nav-profile")).to_be_visible()
     for entry in ("nav-ai-stats", "nav-sender-rules", "nav-ai-settings", "nav-settings"):
         expect(page.get_by_test_id(entry)).to_have_count(0)
-    # Administrators' pages send others to the dashboard.
+    # Administrators' pages say "no access" to others.
     for path in ("/policies", "/settings/ai-moderation"):
         page.goto(f"{server.url}{path}")
-        expect(page).to_have_url(f"{server.url}/")
+        expect(page.get_by_test_id("no-access")).to_be_visible()
+        expect(page.get_by_test_id("ai-save")).to_have_count(0)
 
 
 def test_ai_settings_show_secrets_only_as_set_or_not(
     page: Page, server: Server, admin_token: str
 ) -> None:
-    reset = server.api("PATCH", "/settings/ai-moderation", admin_token, json=AI_RESET)
-    assert reset.status_code == 200, reset.text
+    _reset_ai_settings(server, admin_token)
     try:
         sign_in(page, server, ADMIN_EMAIL, ADMIN_PASSWORD, "/")
         page.get_by_test_id("nav-ai-settings").click()
@@ -182,7 +182,7 @@ def test_ai_settings_show_secrets_only_as_set_or_not(
 
         page.get_by_test_id("secret-api_key").fill("sk-never-shown-again")
         page.get_by_test_id("ai-save").click()
-        expect(page.get_by_text("Saved")).to_be_visible()
+        expect(page.get_by_text("Saved", exact=True)).to_be_visible()
         expect(page.get_by_test_id("secret-api_key-status")).to_have_text("Set")
         expect(page.get_by_test_id("secret-api_key")).to_have_value("")
         stored: dict[str, Any] = server.api("GET", "/settings/ai-moderation", admin_token).json()
@@ -195,7 +195,25 @@ def test_ai_settings_show_secrets_only_as_set_or_not(
         expect(page.get_by_test_id("secret-api_key-status")).to_have_text("Set")
         assert "sk-never-shown-again" not in page.content()
         assert_no_unknown_components(page)
+
+        # One real call to the saved provider: nothing listens there, and the page says so.
+        page.get_by_test_id("ai-test").click()
+        result = page.get_by_test_id("ai-test-result")
+        expect(result).to_contain_text("openai did not answer as expected")
+        expect(result).to_contain_text("openai: ConnectError")
         screenshot(page, "ai-settings")
+
+        # The endpoint changed here goes back to the site default (the configuration file's).
+        overrides = page.get_by_test_id("ai-overrides")
+        expect(overrides.get_by_test_id("override-endpoint")).to_be_visible()
+        overrides.get_by_test_id("reset-endpoint").click()
+        expect(page.get_by_text("Endpoint: back to the site default")).to_be_visible()
+        expect(overrides.get_by_test_id("override-endpoint")).to_have_count(0)
+        expect(overrides.get_by_test_id("override-provider")).to_be_visible()
+        expect(page.get_by_test_id("ai-endpoint")).to_have_value(ALIYUN_ENDPOINT)
+        stored = server.api("GET", "/settings/ai-moderation", admin_token).json()
+        assert stored["endpoint"] == ALIYUN_ENDPOINT
+        assert "endpoint" not in stored["overridden"]
 
         # Clearing a secret falls back to the configuration file's (none here).
         page.get_by_test_id("secret-api_key-clear").click()
@@ -218,19 +236,28 @@ def test_ai_settings_show_secrets_only_as_set_or_not(
         )
         page.unroute("**/api/v1/settings/ai-moderation")
 
-        # Load failure, then a retry.
+        # Refused: "no access", with nothing to try again.
         page.route(
             "**/api/v1/settings/ai-moderation", lambda route: _api_error(route, 403, "forbidden")
         )
         page.reload()
-        expect(page.get_by_test_id("state-error")).to_contain_text(
+        expect(page.get_by_test_id("state-refused")).to_contain_text(
             "You do not have permission to do that."
         )
+        expect(page.get_by_role("button", name="Try again")).to_have_count(0)
+        page.unroute("**/api/v1/settings/ai-moderation")
+        # Load failure, then a retry.
+        page.route(
+            "**/api/v1/settings/ai-moderation",
+            lambda route: _api_error(route, 500, "internal_error"),
+        )
+        page.reload()
+        expect(page.get_by_test_id("state-error")).to_contain_text("The server had a problem.")
         page.unroute("**/api/v1/settings/ai-moderation")
         page.get_by_role("button", name="Try again").click()
         expect(page.get_by_test_id("ai-save")).to_be_visible()
     finally:
-        server.api("PATCH", "/settings/ai-moderation", admin_token, json=AI_RESET)
+        _reset_ai_settings(server, admin_token)
 
 
 def test_site_wide_sender_rules(page: Page, server: Server, admin_token: str) -> None:

@@ -8,6 +8,7 @@ import smtplib
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -128,6 +129,29 @@ def archive(server: Server, admin_token: str) -> Archive:
     )
 
 
+def _frame_sizes(page: Page) -> dict[str, Any]:
+    """The HTML iframe's inner height on the page, the height of the document in it, and that
+    document's title."""
+    page.wait_for_function(
+        """() => {
+            const frame = document.querySelector('[data-testid=message-html]')
+            return frame && frame.contentDocument.readyState === 'complete' && frame.style.height
+        }"""
+    )
+    sizes: dict[str, Any] = page.evaluate(
+        """() => {
+            const frame = document.querySelector('[data-testid=message-html]')
+            return {
+                frame: frame.clientHeight,
+                content: frame.contentDocument.documentElement.getBoundingClientRect().height,
+                scroll: frame.contentDocument.documentElement.scrollHeight,
+                title: frame.contentDocument.title,
+            }
+        }"""
+    )
+    return sizes
+
+
 def test_browse_a_thread_read_a_post_and_download_it(
     page: Page, server: Server, archive: Archive
 ) -> None:
@@ -150,13 +174,19 @@ def test_browse_a_thread_read_a_post_and_download_it(
     assert download.value.suggested_filename == "notes.txt"
     assert download.value.path().read_bytes() == b"milestone: April\n"
 
-    # The HTML part is shown in a sandbox that runs no script.
+    # The HTML part is shown in a sandbox that runs no script, as tall as its content.
     page.get_by_test_id("message-view-toggle").get_by_text("HTML").click()
     frame = page.get_by_test_id("message-html")
-    expect(frame).to_have_attribute("sandbox", "allow-popups allow-popups-to-escape-sandbox")
-    expect(page.frame_locator("[data-testid=message-html]").locator("b")).to_have_text(
-        "spring release"
+    expect(frame).to_have_attribute(
+        "sandbox", "allow-same-origin allow-popups allow-popups-to-escape-sandbox"
     )
+    html = page.frame_locator("[data-testid=message-html]")
+    expect(html.locator("b")).to_have_text("spring release")
+    sizes = _frame_sizes(page)
+    assert sizes["title"] != "pwned"  # the mail's script never ran
+    assert sizes["scroll"] <= sizes["frame"], sizes  # nothing scrolls inside the frame
+    assert abs(sizes["frame"] - sizes["content"]) <= 2, sizes  # and no blank below it
+    assert sizes["frame"] < 100, sizes  # one paragraph: no fixed tall box
     screenshot(page, "archive-thread")
 
     nodes.nth(1).click()

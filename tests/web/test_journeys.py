@@ -127,7 +127,7 @@ def test_admin_adds_a_domain_then_a_list_on_it(
     # The domain page now counts the list on it.
     page.get_by_test_id("nav-domains").click()
     item = page.locator(".el-collapse-item", has_text="journey.example.org")
-    expect(item.get_by_text("1 lists", exact=True)).to_be_visible()
+    expect(item.get_by_text("1 list", exact=True)).to_be_visible()
 
     saved = server.api("GET", f"/lists/{list_id}", admin_token).json()
     assert saved["address"] == "journeys@journey.example.org", saved

@@ -70,15 +70,23 @@ def test_owner_approves_one_request_and_declines_another(
     table = page.get_by_test_id("requests-table")
     expect(table).to_contain_text("grace@example.net")
     expect(table).to_contain_text("mallory@example.net")
+    badge = page.get_by_test_id("requests-badge")
+    expect(badge).to_have_text("2")
     assert_no_unknown_components(page)
     screenshot(page, "requests")
 
     table.locator("tr", has_text="grace@example.net").get_by_test_id("request-approve").click()
     expect(page.get_by_text("grace@example.net is now subscribed")).to_be_visible()
+    expect(badge).to_have_text("1")
+    # Every page of the list shows what waits on its Requests tab.
+    page.get_by_test_id("list-tabs").get_by_text("Subscribers").click()
+    expect(page.get_by_test_id("requests-badge")).to_have_text("1")
+    page.get_by_test_id("list-tabs").get_by_text("Requests").click()
     table.locator("tr", has_text="mallory@example.net").get_by_test_id("request-reject").click()
     page.get_by_test_id("request-reason").fill("Members only")
     page.get_by_test_id("request-reject-confirm").click()
     expect(page.get_by_test_id("state-empty")).to_contain_text("No one is waiting")
+    expect(page.get_by_test_id("requests-badge")).to_have_count(0)
 
     statuses = _subscribers(server, admin_token, list_id)
     assert statuses["grace@example.net"] == "active"
@@ -131,7 +139,7 @@ def test_owner_builds_a_team_and_an_invitee_joins_from_the_link(
         expect(invitee.get_by_role("heading", name="You are invited")).to_be_visible()
         expect(invitee.get_by_text("You have been invited to join Crew.")).to_be_visible()
         screenshot(invitee, "invitation-phone")
-        invitee.get_by_test_id("invitation-accept").click()
+        invitee.get_by_test_id("invitation-submit").click()
         expect(invitee.get_by_test_id("invitation-done")).to_contain_text("You have joined")
         # The link is single use; the withdrawn one never worked.
         invitee.goto(link)

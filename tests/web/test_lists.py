@@ -1,8 +1,10 @@
-"""Creating a list and editing its settings from the browser."""
+"""Creating a list and editing its settings from the browser; the site's defaults for new
+lists, edited with the same fields."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -64,3 +66,40 @@ def test_admin_creates_a_list_then_edits_its_settings(
     expect(page.get_by_test_id("state-empty")).to_contain_text("Nothing matches")
     page.get_by_test_id("list-search").fill("Devel")
     expect(page.get_by_test_id("lists-table")).to_contain_text("dev@create.example.org")
+
+
+def test_site_defaults_are_what_a_new_list_starts_with(
+    page: Page, server: Server, admin_token: str
+) -> None:
+    before: dict[str, Any] = server.api("GET", "/settings", admin_token).json()
+    make_domain(server, admin_token, "defaults.example.org")
+    try:
+        sign_in(page, server, ADMIN_EMAIL, ADMIN_PASSWORD, "/settings")
+        expect(page.get_by_test_id("settings-site-name")).to_have_value(before["site_name"])
+        choose_option(page, "list-subscription-policy", "Approval: an owner approves")
+        size = page.get_by_test_id("list-max-size").locator("input")
+        size.fill("2048")
+        size.blur()
+        page.get_by_test_id("list-archive-enabled").click()
+        expect(page.get_by_test_id("list-archive-public").locator("input")).to_be_disabled()
+        page.get_by_test_id("settings-save").click()
+        expect(page.get_by_text("Saved")).to_be_visible()
+        assert_no_unknown_components(page)
+        screenshot(page, "settings")
+        defaults = server.api("GET", "/settings", admin_token).json()["list_defaults"]
+        assert defaults["subscription_policy"] == "approval"
+        assert defaults["max_message_size"] == 2048 * 1024
+        assert defaults["archive_enabled"] is False
+
+        # The list form shows the same fields, starting from those defaults.
+        page.goto(server.url + "/lists/new")
+        expect(page.get_by_test_id("list-max-size").locator("input")).to_have_value("2048")
+        expect(page.get_by_test_id("list-subscription-policy")).to_contain_text(
+            "Approval: an owner approves"
+        )
+        expect(page.get_by_test_id("list-archive-enabled").locator("input")).not_to_be_checked()
+    finally:
+        restored = server.api(
+            "PATCH", "/settings", admin_token, json={"list_defaults": before["list_defaults"]}
+        )
+        assert restored.status_code == 200, restored.text

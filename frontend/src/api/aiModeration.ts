@@ -3,9 +3,7 @@ import { client } from './client'
 
 export type AiLevel = 'none' | 'caution' | 'flagged' | 'error'
 
-export interface ListAiStats {
-  list_id: number
-  name: string
+export interface AiCounts {
   total: number
   levels: Record<AiLevel, number>
   providers: Record<string, number>
@@ -21,10 +19,35 @@ export interface ListAiStats {
   latency: { p50_ms: number | null; p95_ms: number | null; max_ms: number | null }
 }
 
+export interface ListAiStats extends AiCounts {
+  list_id: number
+  name: string
+}
+
+/** Verdicts by level and AI holds on one UTC day. */
+export interface AiDay {
+  day: string
+  levels: Record<AiLevel, number>
+  held: number
+}
+
 export interface AiStats {
   since: string
   days: number
+  /** Every list in scope added up. */
+  totals: AiCounts
+  /** Every day of the window, oldest first. */
+  series: AiDay[]
   lists: ListAiStats[]
+}
+
+/** One call to the provider in effect: ok, or the provider's error text. */
+export interface ConnectionTest {
+  ok: boolean
+  provider: string
+  latency_ms: number
+  score: number | null
+  error: string | null
 }
 
 export type AiProvider = 'aliyun' | 'openai' | 'rspamd' | 'spamassassin'
@@ -68,4 +91,8 @@ export const aiModerationApi = {
   settings: async () => (await client.get<AiSettings>('/settings/ai-moderation')).data,
   updateSettings: async (body: AiSettingsUpdate) =>
     (await client.patch<AiSettings>('/settings/ai-moderation', body)).data,
+  /** Set run-time values back to the configuration file's (the site default). */
+  resetSettings: async (names: string[]) =>
+    (await client.post<AiSettings>('/ai-moderation/settings/reset', { names })).data,
+  testConnection: async () => (await client.post<ConnectionTest>('/ai-moderation/test-connection')).data,
 }

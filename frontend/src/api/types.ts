@@ -88,6 +88,20 @@ export interface ListSettings {
   language: Language
 }
 
+/** The settings the site gives a new list unless its creator says otherwise. */
+export type ListDefaults = Pick<
+  ListSettings,
+  | 'visibility'
+  | 'subscription_policy'
+  | 'posting_policy'
+  | 'nonmember_action'
+  | 'max_message_size'
+  | 'archive_enabled'
+  | 'archive_public'
+  | 'ai_moderation_enabled'
+  | 'language'
+>
+
 export interface MailingList extends ListSettings {
   id: number
   domain_id: number

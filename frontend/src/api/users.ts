@@ -1,12 +1,12 @@
 // User administration and runtime settings (administrators).
 import { client } from './client'
-import type { Language, Page, SystemRole, User } from './types'
+import type { Language, ListDefaults, Page, SystemRole, User } from './types'
 
 export interface SiteSettings {
   registration_mode: 'open' | 'invite' | 'closed'
   site_name: string
   default_language: Language
-  list_defaults: Record<string, unknown>
+  list_defaults: ListDefaults
 }
 
 export const usersApi = {

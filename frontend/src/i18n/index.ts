@@ -1,4 +1,7 @@
 // vue-i18n in composition mode; en and zh-CN hold the same keys (a test compares them).
+// Counts use vue-i18n plurals: an en message has branches ("{n} list | {n} lists", or three
+// with a zero form first), chosen by t(key, count) or t(key, named, count); Chinese has one
+// form, so its messages have none and its rule always picks the first.
 import { createI18n } from 'vue-i18n'
 import en from './locales/en.json'
 import zhCN from './locales/zh-CN.json'
@@ -12,6 +15,7 @@ export const i18n = createI18n<[MessageSchema], Locale, false>({
   locale: 'en',
   fallbackLocale: 'en',
   messages: { en, 'zh-CN': zhCN },
+  pluralRules: { 'zh-CN': () => 0 },
   missingWarn: false,
   fallbackWarn: false,
 })

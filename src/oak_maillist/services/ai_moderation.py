@@ -9,6 +9,8 @@ runs the chain, whose AI rule reads the stored verdict.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,8 +18,9 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oak_maillist.ai.base import ProviderError
 from oak_maillist.ai.metrics import AI_LEVELS
-from oak_maillist.ai.moderator import Outcome, moderator_for
+from oak_maillist.ai.moderator import Outcome, build_provider, moderator_for, scrub
 from oak_maillist.config import AiModerationSettings, Settings, describe_errors
 from oak_maillist.db.types import utcnow
 from oak_maillist.errors import InvalidInputError
@@ -90,6 +93,52 @@ async def overridden(session: AsyncSession) -> list[str]:
     """The settings an administrator changed at run time (the rest come from the file)."""
     overrides = (await system_settings.load(session)).ai_moderation
     return sorted(overrides.model_dump(exclude_none=True))
+
+
+async def reset_config(
+    session: AsyncSession, settings: Settings, names: Iterable[str], *, actor_id: int
+) -> AiModerationSettings:
+    """Drop the run-time values of `names`: they take the configuration file's value again."""
+    return await update_config(session, settings, dict.fromkeys(names), actor_id=actor_id)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """One call to the provider: whether it answered, and its error text if not."""
+
+    ok: bool
+    provider: str
+    latency_ms: int
+    score: int | None
+    error: str | None
+
+
+CHECK_SUBJECT = "Oak Maillist connection test"
+CHECK_TEXT = "A connection test from the Oak Maillist AI moderation settings page."
+
+
+async def check_connection(session: AsyncSession, settings: Settings) -> ConnectionCheck:
+    """Send one harmless text to the provider in effect (enabled or not), without retries and
+    outside the circuit breaker, so an administrator sees at once what the provider says."""
+    config = await effective_config(session, settings)
+    if config.provider == "aliyun" and not (
+        config.access_key_id.get_secret_value() and config.access_key_secret.get_secret_value()
+    ):  # unsigned, the call could only be refused
+        return ConnectionCheck(False, "aliyun", 0, None, "aliyun: no access key id or secret set")
+    provider = build_provider(config)
+    raw = f"Subject: {CHECK_SUBJECT}\r\nFrom: oak-maillist@localhost\r\n\r\n{CHECK_TEXT}\r\n"
+    started = time.monotonic()
+    score: int | None = None
+    error: str | None = None
+    try:
+        score = (await provider.check(CHECK_SUBJECT, CHECK_TEXT, raw.encode())).score
+    except ProviderError as exc:
+        error = scrub(str(exc), config)
+    except Exception as exc:  # an answer the provider's code does not understand
+        log.warning("ai_connection_check_crashed", provider=provider.name, error=repr(exc))
+        error = scrub(f"{provider.name}: {type(exc).__name__}: {exc}", config)
+    elapsed = round((time.monotonic() - started) * 1000)
+    return ConnectionCheck(error is None, provider.name, elapsed, score, error)
 
 
 def circuit_state(config: AiModerationSettings) -> str:

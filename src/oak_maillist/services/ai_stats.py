@@ -2,7 +2,8 @@
 
 Counts of verdicts by level, how often moderators overturned an AI hold (approved it) and
 marked verdicts wrong (false positives among caution and flagged, false negatives among none),
-provider latency and errors.
+provider latency and errors; the same summed over every list in scope, and verdicts and holds
+per UTC day (date() of a naive UTC time is its UTC day on every backend, as in dashboard).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Date, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.ai.base import CAUTION, ERROR, FLAGGED, NONE
+from oak_maillist.db.types import utcnow
 from oak_maillist.models import AiFeedback, AiModerationResult, HeldMessage, HeldStatus, MailingList
 
 AI_REASONS = ("ai_flagged", "ai_caution", "ai_error")
@@ -65,7 +67,79 @@ class ListStats:
         return ordered[min(len(ordered) - 1, int(percentile / 100 * len(ordered)))]
 
 
+@dataclass
+class DayStats:
+    """Verdicts by level and AI holds on one UTC day."""
+
+    day: date
+    levels: dict[str, int] = field(
+        default_factory=lambda: {NONE: 0, CAUTION: 0, FLAGGED: 0, ERROR: 0}
+    )
+    held: int = 0
+
+
 Of = Callable[[int], ListStats]
+
+
+def first_moment(days: int) -> datetime:
+    """The start (UTC midnight) of a window of `days` days that ends today."""
+    first_day = utcnow().date() - timedelta(days=days - 1)
+    return datetime.combine(first_day, time.min, tzinfo=UTC)
+
+
+def summed(found: list[ListStats]) -> ListStats:
+    """Every list's statistics added up (latency percentiles over all their samples)."""
+    total = ListStats(0)
+    for stats in found:
+        total.total += stats.total
+        for level, count in stats.levels.items():
+            total.levels[level] = total.levels.get(level, 0) + count
+        for provider, count in stats.providers.items():
+            total.providers[provider] = total.providers.get(provider, 0) + count
+        total.held += stats.held
+        total.approved += stats.approved
+        total.rejected += stats.rejected
+        total.false_positives += stats.false_positives
+        total.false_negatives += stats.false_negatives
+        total.latencies.extend(stats.latencies)
+    return total
+
+
+async def daily(
+    session: AsyncSession, *, list_ids: list[int] | None, since: datetime
+) -> list[DayStats]:
+    """One entry per UTC day from `since`'s day to today, zeros included, oldest first."""
+    days: dict[date, DayStats] = {}
+    first_day = since.date()
+    for offset in range((utcnow().date() - first_day).days + 1):
+        day = first_day + timedelta(days=offset)
+        days[day] = DayStats(day)
+    if list_ids is not None and not list_ids:
+        return list(days.values())
+    verdict_day = func.date(AiModerationResult.created_at, type_=Date)
+    scope: list[ColumnElement[bool]] = [AiModerationResult.created_at >= since]
+    if list_ids is not None:
+        scope.append(AiModerationResult.list_id.in_(list_ids))
+    levels = await session.execute(
+        select(verdict_day, AiModerationResult.level, func.count(AiModerationResult.id))
+        .where(*scope)
+        .group_by(verdict_day, AiModerationResult.level)
+    )
+    for day, level, count in levels:
+        if day in days:
+            entry = days[day]
+            entry.levels[level] = entry.levels.get(level, 0) + count
+    hold_day = func.date(HeldMessage.created_at, type_=Date)
+    conditions = [HeldMessage.reason.in_(AI_REASONS), HeldMessage.created_at >= since]
+    if list_ids is not None:
+        conditions.append(HeldMessage.list_id.in_(list_ids))
+    holds = await session.execute(
+        select(hold_day, func.count(HeldMessage.id)).where(*conditions).group_by(hold_day)
+    )
+    for day, count in holds:
+        if day in days:
+            days[day].held += count
+    return list(days.values())
 
 
 async def list_stats(

@@ -43,7 +43,7 @@ async def update_settings(
     return SettingsOut.model_validate(updated.model_dump())
 
 
-def _ai_out(config: AiModerationSettings, overridden: list[str]) -> AiSettingsOut:
+def ai_settings_out(config: AiModerationSettings, overridden: list[str]) -> AiSettingsOut:
     values = config.model_dump(mode="json", exclude=set(ai_moderation.SECRETS))
     for name in ai_moderation.SECRETS:
         values[f"{name}_set"] = bool(getattr(config, name).get_secret_value())
@@ -61,7 +61,7 @@ async def get_ai_settings(
 ) -> AiSettingsOut:
     """The AI provider and thresholds in effect (file, then run-time changes); no secrets."""
     config = await ai_moderation.effective_config(session, settings)
-    return _ai_out(config, await ai_moderation.overridden(session))
+    return ai_settings_out(config, await ai_moderation.overridden(session))
 
 
 @router.patch("/ai-moderation")
@@ -85,4 +85,4 @@ async def update_ai_settings(
             target_type="settings",
             changes=shown,
         )
-    return _ai_out(config, await ai_moderation.overridden(session))
+    return ai_settings_out(config, await ai_moderation.overridden(session))
