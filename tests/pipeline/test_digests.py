@@ -10,10 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.db.engine import transaction
 from oak_maillist.models import Digest, MailingList, Message, OutboundMessage, Subscriber
-from oak_maillist.runtime import Runtime
-from oak_maillist.services import digests
 from oak_maillist.tasks.jobs import digest as digest_jobs
 from tests.factories import make_domain, make_list
 from tests.pipeline.conftest import MailService, message
@@ -59,20 +56,6 @@ async def _post_week(service: MailService, db: AsyncSession) -> None:
             await db.commit()
 
 
-async def _tick(runtime: Runtime, now: datetime) -> int:
-    made = 0
-    for kind in digests.KINDS:
-        async with transaction(runtime.sessionmaker) as session:
-            list_ids = await digests.lists_with_subscribers(session, kind)
-        for list_id in list_ids:
-            async with transaction(runtime.sessionmaker) as session:
-                outcome = await digests.compile_digest(
-                    session, runtime.settings, list_id=list_id, kind=kind, now=now
-                )
-            made += outcome.recipients
-    return made
-
-
 def _digests(mails: list[Received]) -> dict[str, list[Received]]:
     found: dict[str, list[Received]] = {}
     for mail in mails:
@@ -89,13 +72,12 @@ async def test_a_week_of_posts_makes_daily_and_weekly_digests_once(
     await _post_week(mail_service, db)
     posts = await mail_service.sink.wait_for(14)  # the one subscriber who takes each post
     assert {m.recipients[0] for m in posts} == {"each@example.net"}
-    runtime = mail_service.runtime
 
     copies = 0
     for day in range(1, 8):  # each morning at 00:10 and, again, at 01:10: the second tick is idle
         morning = MONDAY + timedelta(days=day, minutes=10)
-        copies += await _tick(runtime, morning)
-        assert await _tick(runtime, morning + timedelta(hours=1)) == 0
+        copies += await digest_jobs.tick(at=morning.isoformat())
+        assert await digest_jobs.tick(at=(morning + timedelta(hours=1)).isoformat()) == 0
     assert copies == 7 * 2 + 1
     mails = await mail_service.sink.wait_for(14 + copies)
     received = _digests(mails[14:])
@@ -153,7 +135,7 @@ async def test_concurrent_ticks_send_one_digest(
 ) -> None:
     await _post_week(mail_service, db)
     now = MONDAY + timedelta(days=1, minutes=5)
-    made = await asyncio.gather(*(_tick(mail_service.runtime, now) for _ in range(4)))
+    made = await asyncio.gather(*(digest_jobs.tick(at=now.isoformat()) for _ in range(4)))
     assert sorted(made) == [0, 0, 0, 2]
     queued = (
         await db.scalars(select(OutboundMessage).where(OutboundMessage.kind == "digest"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from oak_maillist.db.engine import transaction
 from oak_maillist.db.types import utcnow
 from oak_maillist.logging import get_logger
@@ -13,11 +15,14 @@ log = get_logger(__name__)
 
 
 @job("digest.tick", cron=("5 * * * *",), timeout_seconds=600, max_retries=1)
-async def tick() -> int:
-    """Compile every due digest; a repeated or concurrent tick finds them made and sends none."""
+async def tick(at: str | None = None) -> int:
+    """Compile every due digest; a repeated or concurrent tick finds them made and sends none.
+
+    Returns how many copies were queued. `at` (ISO 8601) stands in for the clock (tests).
+    """
     runtime = current_runtime()
-    now = utcnow()
-    made = 0
+    now = datetime.fromisoformat(at) if at else utcnow()
+    copies = 0
     for kind in digests.KINDS:
         async with transaction(runtime.sessionmaker) as session:
             list_ids = await digests.lists_with_subscribers(session, kind)
@@ -26,5 +31,5 @@ async def tick() -> int:
                 outcome = await digests.compile_digest(
                     session, runtime.settings, list_id=list_id, kind=kind, now=now
                 )
-            made += outcome.recipients > 0
-    return made
+            copies += outcome.recipients
+    return copies
