@@ -94,6 +94,7 @@ async def test_admin_overrides_the_site_wide_welcome_in_chinese(
         "bounce_notice",
         "digest",
         "footer",
+        "digest_footer",
     ]
     welcome = next(item for item in catalog if item["name"] == "welcome")
     assert {v["name"] for v in welcome["variables"]} >= {"list", "address", "unsubscribe_url"}

@@ -10,7 +10,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.models import Digest, MailingList, Message, OutboundMessage, Subscriber
+from oak_maillist.models import (
+    Digest,
+    EmailTemplate,
+    MailingList,
+    Message,
+    OutboundMessage,
+    Subscriber,
+)
 from oak_maillist.tasks.jobs import digest as digest_jobs
 from tests.factories import make_domain, make_list
 from tests.pipeline.conftest import MailService, message
@@ -153,3 +160,28 @@ async def test_the_scheduled_job_runs_and_empty_periods_send_nothing(
     }  # fmt: skip
     assert await digest_jobs.tick() == 0
     assert len((await db.scalars(select(Digest))).all()) == 2
+
+
+async def test_the_list_can_word_its_digest_footer(
+    mail_service: MailService, dev: MailingList, db: AsyncSession
+) -> None:
+    body = "Leave {{ list.name }}: {{ unsubscribe_url }}\nYour options: {{ preferences_url }}"
+    db.add(EmailTemplate(list_id=dev.id, name="digest_footer", language="en", body=body))
+    await db.commit()
+    await _post_week(mail_service, db)
+    await mail_service.sink.wait_for(14)
+    now = MONDAY + timedelta(days=1, minutes=5)
+    assert await digest_jobs.tick(at=now.isoformat()) == 2
+    received = _digests((await mail_service.sink.wait_for(16))[14:])
+    # the English reader gets the list's wording with their own links
+    [english] = received["daily@example.net"]
+    footer = list(english.message.iter_parts())[-1].get_content()
+    assert footer.startswith("Leave Developers: http"), footer
+    assert "/unsubscribe?token=" in footer
+    assert "\nYour options: http" in footer
+    # the Chinese reader (RFC 1153 text) gets the built-in Chinese footer: no override in zh-CN
+    [chinese] = received["plain@example.net"]
+    text = chinese.message.get_content()
+    assert "退订：http" in text  # noqa: RUF001 - the Chinese colon
+    assert "Leave Developers" not in text
+    assert "\ue000" not in footer + text

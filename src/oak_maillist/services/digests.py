@@ -169,10 +169,9 @@ async def _queue_copies(
             recipient=reader.email,
             message_id=f"<digest.{row.id}.{reader.id}@{domain.name}>",
             unsubscribe_url=links.one_click_url(settings, token),
-            footer=footer.format(
-                unsubscribe_url=links.page_url(settings, "unsubscribe", token),
-                preferences_url=links.page_url(settings, "preferences", preferences),
-            ),
+            footer=footer.replace(
+                UNSUBSCRIBE_SLOT, links.page_url(settings, "unsubscribe", token)
+            ).replace(PREFERENCES_SLOT, links.page_url(settings, "preferences", preferences)),
         )
         await outbound.queue_raw(
             session,
@@ -185,10 +184,10 @@ async def _queue_copies(
     return len(readers)
 
 
-FOOTERS = {
-    "en": "To unsubscribe: {unsubscribe_url}\nDigest settings: {preferences_url}",
-    "zh-CN": "退订：{unsubscribe_url}\n摘要设置：{preferences_url}",  # noqa: RUF001
-}
+# The footer is rendered once per language with these in place of the reader's links, which
+# then go in per reader (characters from Unicode's private use area: never in a template).
+UNSUBSCRIBE_SLOT = "\ue000unsubscribe\ue000"
+PREFERENCES_SLOT = "\ue000preferences\ue000"
 
 
 async def _encode(
@@ -201,13 +200,14 @@ async def _encode(
     fmt: str,
 ) -> tuple[digest_mail.Shared, str]:
     period = _period(row)
+    list_variable = await templates.list_variable(session, mlist)
     rendered = await templates.render(
         session,
         name="digest",
         language=language,
         list_id=mlist.id,
         context={
-            "list": await templates.list_variable(session, mlist),
+            "list": list_variable,
             "period": period,
             "kind": row.kind,
             "issue": row.issue,
@@ -226,7 +226,18 @@ async def _encode(
         end_line=f"End of {mlist.name} Digest, Issue {row.issue}",
         date=utcnow(),
     )
-    return digest_mail.build(heading, items, fmt), FOOTERS.get(language, FOOTERS["en"])
+    footer = await templates.render(
+        session,
+        name="digest_footer",
+        language=language,
+        list_id=mlist.id,
+        context={
+            "list": list_variable,
+            "unsubscribe_url": UNSUBSCRIBE_SLOT,
+            "preferences_url": PREFERENCES_SLOT,
+        },
+    )
+    return digest_mail.build(heading, items, fmt), footer.body.strip()
 
 
 def _post(message: Message) -> digest_mail.Post:

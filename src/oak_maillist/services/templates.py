@@ -241,6 +241,12 @@ SPECS: dict[str, TemplateSpec] = {
             "list_address unsubscribe_url archive_url",
             has_subject=False,
         ),
+        _spec(
+            "digest_footer",
+            "Ends each digest, with the reader's own links",
+            "unsubscribe_url preferences_url",
+            has_subject=False,
+        ),
     )
 }
 
