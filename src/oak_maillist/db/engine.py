@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -151,7 +153,8 @@ async def transaction(
     queue = _writers(bind) if isinstance(bind, AsyncEngine) else None
     async with contextlib.AsyncExitStack() as stack:
         if queue is not None:
-            await stack.enter_async_context(queue)
+            await _wait_turn(queue)
+            stack.callback(queue.release)
         session = await stack.enter_async_context(sessionmaker())
         async with session.begin():
             await take_write_lock(session)
@@ -162,6 +165,18 @@ async def transaction(
 _WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+async def _wait_turn(queue: asyncio.Lock) -> None:
+    """As long as SQLite itself would wait for a writer, then "database is locked" as it would
+    say (a transaction opened inside another would otherwise wait for ever)."""
+    try:
+        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            await queue.acquire()
+    except TimeoutError:
+        raise OperationalError(
+            "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+        ) from None
 
 
 def _writers(engine: AsyncEngine) -> asyncio.Lock | None:
