@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +50,12 @@ async def _list(db: AsyncSession) -> tuple[MailingList, Message, set[str]]:
 def _jobs(session: AsyncSession) -> Counter[str]:
     pending: list[tuple[str, dict[str, Any]]] = session.info.get("oak_pending_jobs", [])
     return Counter(name for name, _kwargs in pending)
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 2,000 rows, so that a list of a few thousand takes several."""
+    monkeypatch.setattr(fanout, "CHUNK", 2000)
 
 
 async def test_a_long_list_fans_out_in_chunks_to_each_eligible_subscriber_once(
