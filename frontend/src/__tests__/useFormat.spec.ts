@@ -1,3 +1,4 @@
+/// <reference types="node" />
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { useFormat } from '@/composables/useFormat'
