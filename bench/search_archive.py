@@ -188,6 +188,22 @@ async def measure(runtime: Runtime, list_id: int, runs: int) -> None:
     print(f"{'all queries':<18} {'':>7} {_p(every, 50):>8.1f} {_p(every, 95):>8.1f}")
 
 
+async def print_innodb_memory(runtime: Runtime) -> None:
+    """InnoDB FULLTEXT reads its whole posting lists: the figures mean little unless the
+    buffer pool holds the table and its indexes (MariaDB's default is 128 MB)."""
+    async with runtime.engine.connect() as connection:
+        pool = (await connection.execute(text("SELECT @@innodb_buffer_pool_size"))).scalar_one()
+        size = (
+            await connection.execute(
+                text(
+                    "SELECT sum(data_length + index_length) FROM information_schema.tables"
+                    " WHERE table_schema = DATABASE()"
+                )
+            )
+        ).scalar_one()
+    print(f"innodb_buffer_pool_size {int(pool) >> 20} MB, tables {int(size or 0) >> 20} MB")
+
+
 def _p(values: list[float], percentile: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1]
 
@@ -203,6 +219,8 @@ async def main(url: str, count: int, runs: int) -> None:
     try:
         list_id = await prepare(runtime, count)
         print(f"{runtime.engine.dialect.name}: {count} messages, {runs} runs per query")
+        if runtime.engine.dialect.name == "mysql":
+            await print_innodb_memory(runtime)
         await measure(runtime, list_id, runs)
     finally:
         await runtime.close()

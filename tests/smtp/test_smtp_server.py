@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import smtplib
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
@@ -138,6 +139,36 @@ async def test_accepted_message_is_stored_before_250(smtp_port: int, runtime: Ru
     assert stored[0].peer == "127.0.0.1"
     assert stored[0].helo == "client.example.com"
     assert stored[0].status == "received"
+
+
+@pytest.mark.usefixtures("lists")
+async def test_concurrent_senders_each_get_250_only_once_their_message_is_stored(
+    smtp_port: int, runtime: Runtime
+) -> None:
+    """Messages whose DATA ends together are committed together: each 250 still comes only
+    after its own row is committed (a client looks for it as soon as it has the reply)."""
+    loop = asyncio.get_running_loop()
+    senders = 12
+
+    async def stored(sender: str) -> list[bytes]:
+        async with runtime.sessionmaker() as session:
+            rows = await session.scalars(
+                select(InboundMessage).where(InboundMessage.envelope_from == sender)
+            )
+            return [row.raw for row in rows]
+
+    def send(number: int) -> tuple[tuple[int, bytes], bool]:
+        sender = f"user{number}@example.com"
+        data = MESSAGE.replace(b"<m1@", f"<m{number}@".encode())
+        reply = _conversation(smtp_port, sender, ["dev@lists.example.org"], data)[-1]
+        seen = asyncio.run_coroutine_threadsafe(stored(sender), loop).result(timeout=10)
+        return reply, seen == [data]
+
+    with ThreadPoolExecutor(senders) as pool:
+        results = await asyncio.gather(
+            *(loop.run_in_executor(pool, send, number) for number in range(senders))
+        )
+    assert results == [((250, b"2.0.0 Message accepted for delivery"), True)] * senders
 
 
 @pytest.mark.usefixtures("lists")

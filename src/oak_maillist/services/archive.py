@@ -70,6 +70,8 @@ class _Placement:
     thread: Thread
     parent: Message | None
     parent_ref_hash: str | None
+    # A thread made for a post without threading headers: none was rooted at it.
+    new_root: bool = False
 
 
 async def _thread_by_root(session: AsyncSession, list_id: int, root: str) -> Thread | None:
@@ -118,7 +120,7 @@ async def _place(
             .order_by(Thread.last_activity_at.desc())
             .limit(1)
         )
-    if thread is None:
+    if thread is None:  # flushed by the caller once it has its first message's figures
         thread = Thread(
             list_id=mlist.id,
             root_message_id=root[:ROOT_ID_LENGTH],
@@ -127,7 +129,7 @@ async def _place(
             message_count=0,
         )
         session.add(thread)
-        await session.flush()
+        return _Placement(thread, None, id_hash(ids[-1]) if ids else None, new_root=not ids)
     return _Placement(thread, None, id_hash(ids[-1]) if ids else None)
 
 
@@ -152,7 +154,9 @@ async def _ancestor_ids(session: AsyncSession, message: Message, limit: int = 10
     return found
 
 
-async def _adopt_waiting_replies(session: AsyncSession, message: Message, thread: Thread) -> bool:
+async def _adopt_waiting_replies(
+    session: AsyncSession, message: Message, thread: Thread, *, new_root: bool
+) -> bool:
     """Replies that arrived before this post become its children, their threads merge."""
     adopted = False
     waiting = (
@@ -164,7 +168,7 @@ async def _adopt_waiting_replies(session: AsyncSession, message: Message, thread
             )
         )
     ).all()
-    ancestors = await _ancestor_ids(session, message)
+    ancestors = await _ancestor_ids(session, message) if waiting else set()
     for child in waiting:
         if child.id in ancestors:
             continue  # headers that claim each other as parents: keep the first link only
@@ -176,6 +180,8 @@ async def _adopt_waiting_replies(session: AsyncSession, message: Message, thread
                 await _merge_into(session, thread, other)
         child.thread_id = thread.id
         adopted = True
+    if new_root:
+        return adopted  # _place looked for a thread rooted at this post and found none
     # Threads started by replies to this post as a never-seen root join it too.
     for other in (
         await session.scalars(
@@ -226,11 +232,14 @@ async def store(
     thread = placement.thread
     received = received_at or utcnow()
     thread.message_count += 1
-    # A thread created in this transaction has no activity time until it is flushed.
+    # A thread created for this post has no activity time yet (nor an id: it is flushed
+    # here, once, with its figures).
     last = thread.last_activity_at if thread.last_activity_at is not None else received
     thread.last_activity_at = max(last, received)
     if not placement.parent and thread.root_message_id == message_id[:ROOT_ID_LENGTH]:
         thread.subject = parsed.subject[:998]  # the root arrived: its subject names the thread
+    if thread in session.new:
+        await session.flush()
     message = Message(
         list_id=mlist.id,
         inbound_id=inbound_id,
@@ -282,7 +291,7 @@ async def store(
                 part_index=attachment.part_index,
             )
         )
-    if await _adopt_waiting_replies(session, message, thread):
+    if await _adopt_waiting_replies(session, message, thread, new_root=placement.new_root):
         await session.flush()
         await _renumber_depths(session, thread.id)
     return message

@@ -1,10 +1,14 @@
-"""Incoming mail at the SMTP edge: which recipients exist, and storing what was accepted."""
+"""Incoming mail at the SMTP edge: which recipients exist, storing what was accepted (several
+messages per commit), and claiming stored messages for processing."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,28 +73,116 @@ async def resolve_recipient(session: AsyncSession, address: str) -> Recipient:
     return Recipient(RecipientStatus.UNKNOWN)
 
 
-async def accept(
-    session: AsyncSession,
-    *,
-    raw: bytes,
-    envelope_from: str,
-    recipients: list[str],
-    peer: str = "",
-    helo: str = "",
-) -> int:
-    """Store a message exactly as received; the caller commits before answering 250."""
-    message = InboundMessage(
-        raw=raw,
-        size=len(raw),
-        envelope_from=envelope_from[:320],
-        recipients=recipients,
-        peer=peer[:100],
-        helo=helo[:255],
-    )
-    session.add(message)
+@dataclass(frozen=True)
+class Received:
+    """One message as SMTP took it: the bytes and the envelope."""
+
+    raw: bytes
+    envelope_from: str
+    recipients: list[str]
+    peer: str = ""
+    helo: str = ""
+
+
+async def accept(session: AsyncSession, received: Sequence[Received]) -> list[int]:
+    """Store messages exactly as received, in order; the caller commits before answering 250.
+
+    Their processing jobs are handed to the broker once the transaction commits.
+    """
+    rows = [
+        InboundMessage(
+            raw=item.raw,
+            size=len(item.raw),
+            envelope_from=item.envelope_from[:320],
+            recipients=item.recipients,
+            peer=item.peer[:100],
+            helo=item.helo[:255],
+        )
+        for item in received
+    ]
+    session.add_all(rows)
     await session.flush()
-    enqueue_after_commit(session, PROCESS_JOB, inbound_id=message.id)
-    return message.id
+    for row in rows:
+        enqueue_after_commit(session, PROCESS_JOB, inbound_id=row.id)
+    return [row.id for row in rows]
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Batches(Generic[Item, Result]):
+    """Group commit: what callers submit while `concurrency` batches run goes together in the
+    next one.
+
+    A lone caller waits for nothing; a burst shares one transaction instead of queueing for
+    one each (on SQLite, for the single write lock). `run` handles a batch and returns one
+    result (or error) per item, in order; when it raises, each item of the batch is run
+    again alone, so one bad item fails only its own caller.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[list[Item]], Awaitable[Sequence[Result | Exception]]],
+        *,
+        max_size: int,
+        concurrency: int = 1,
+    ) -> None:
+        self._run = run
+        self._max_size = max_size
+        self._concurrency = concurrency
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: Item) -> Result:
+        """The item's result once its batch is done (its error, if it failed alone)."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        self._start()
+        return await future
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._start()
+
+    def _start(self) -> None:
+        while self._waiting and len(self._running) < self._concurrency:
+            batch = self._waiting[: self._max_size]
+            del self._waiting[: self._max_size]
+            task = asyncio.create_task(self._settle(batch))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    async def _settle(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            try:
+                results = await self._run([item for item, _ in batch])
+            except Exception as error:
+                if len(batch) == 1:
+                    results = [error]
+                else:
+                    results = [await self._alone(item) for item, _ in batch]
+            for (_, future), result in zip(batch, results, strict=True):
+                _resolve(future, result)
+        finally:  # cancelled (at shutdown): nobody may wait forever
+            for _, future in batch:
+                if not future.done():
+                    future.cancel()
+
+    async def _alone(self, item: Item) -> Result | Exception:
+        try:
+            return (await self._run([item]))[0]
+        except Exception as error:
+            return error
+
+
+def _resolve(future: asyncio.Future[Result], outcome: Result | Exception) -> None:
+    if future.done():  # the caller went away (cancelled)
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -100,20 +192,25 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def claim(session: AsyncSession, inbound_id: int, *, lease: timedelta) -> bool:
-    """Take a stored message for processing unless another worker holds it (compare-and-set)."""
+async def claim(session: AsyncSession, inbound_ids: Sequence[int], *, lease: timedelta) -> set[int]:
+    """Take stored messages for processing unless another worker holds them (compare-and-set,
+    one statement each: which of them this worker got is each one's row count)."""
     now = utcnow()
-    claimed = await session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == inbound_id, _claimable(now))
-        .values(
-            status=InboundStatus.PROCESSING,
-            lease_until=now + lease,
-            attempts=InboundMessage.attempts + 1,
+    claimed: set[int] = set()
+    for inbound_id in inbound_ids:
+        result = await session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == inbound_id, _claimable(now))
+            .values(
+                status=InboundStatus.PROCESSING,
+                lease_until=now + lease,
+                attempts=InboundMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(claimed, "rowcount", 0) == 1
+        if getattr(result, "rowcount", 0) == 1:
+            claimed.add(inbound_id)
+    return claimed
 
 
 async def record_failure(session: AsyncSession, inbound_id: int, error: str) -> InboundStatus:

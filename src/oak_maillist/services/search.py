@@ -483,6 +483,7 @@ class MysqlBackend:
     """
 
     TEXT = "subject, sender_name, sender_email, text_body"
+    CJK_SOURCE = "subject, sender_name, text_body"  # what search_cjk is made of
     STOPWORDS = frozenset(INNODB_STOPWORDS.split())
     WORD_CHAR, OTHER_CHARS = r"[\p{L}\p{N}]", r"[^\p{L}\p{N}]+"  # PCRE
 
@@ -507,21 +508,33 @@ class MysqlBackend:
     def _compile(self, query: ParsedQuery, params: dict[str, Any]) -> tuple[list[str], str]:
         """WHERE conditions and the relevance expression."""
         words: list[str] = []  # boolean-mode items on the text columns
+        subject_items: list[str] = []  # and on the subject, for relevance
         cjk: list[str] = []  # and on the CJK bigrams
         conditions: list[str] = []
         scores: list[str] = []
+        # A phrase is not given to InnoDB as one: matching it position by position costs twice
+        # what its words cost as separate items; their order is then checked on those rows.
         for term in query.include:
             item = self._item(term)
             if term.cjk:
-                cjk.append(f"+{item}")
                 like = _bind(params, "like", f"%{term.text}%")
                 scores.append(f"{SUBJECT_WEIGHT} * (subject LIKE :{like})")
+                if len(term.text) > 2:  # bigrams in order are the run itself
+                    cjk += [f"+{bigram}__" for bigram in _bigrams(term.text)]
+                    conditions.append(f"CONCAT_WS(' ', {self.CJK_SOURCE}) LIKE :{like}")
+                else:
+                    cjk.append(f"+{item}")
             elif item:
-                words.append(f"+{item}")
+                words += [f"+{word}" for word in term.words] if " " in term.text else [f"+{item}"]
+                subject_items.append(item)
+                if " " in term.text:
+                    conditions.append(self._regexp(term, params))
             else:  # InnoDB skips some of its words: the others narrow, the pattern decides
-                words += [f"+{word}*" for word in self._indexed(term)]
+                indexed = [f"{word}*" for word in self._indexed(term)]
+                words += [f"+{word}" for word in indexed]
+                subject_items += indexed
                 conditions.append(self._regexp(term, params))
-        subject = " ".join(item[1:] for item in words)
+        subject = " ".join(subject_items)
         for clause in query.exclude:
             item = self._item(clause.terms[0]) if len(clause.terms) == 1 else None
             same = cjk if clause.terms[0].cjk else words

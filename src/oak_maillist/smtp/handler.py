@@ -13,10 +13,13 @@ from oak_maillist.logging import get_logger
 from oak_maillist.metrics import MESSAGES_RECEIVED, SMTP_REPLIES
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound
-from oak_maillist.services.inbound import RecipientStatus
+from oak_maillist.services.inbound import Batches, Received, RecipientStatus
 from oak_maillist.smtp import replies
 
 log = get_logger(__name__)
+
+# Messages whose DATA ended while a commit was running are stored together in the next one.
+MAX_GROUP_COMMIT = 64
 
 # Capabilities aiosmtpd honours without announcing them; AUTH is never offered (we are not a
 # submission server, so there is nothing to log in to).
@@ -31,6 +34,11 @@ class ListHandler:
         self.settings = runtime.settings.smtp.incoming
         per_minute = self.settings.rate_limit_per_minute
         self.rate = parse(f"{per_minute}/minute") if per_minute else None
+        self.store = Batches(self._store, max_size=MAX_GROUP_COMMIT)
+
+    async def _store(self, received: list[Received]) -> list[int]:
+        async with transaction(self.runtime.sessionmaker) as db:
+            return await inbound.accept(db, received)
 
     async def handle_MAIL(  # noqa: N802
         self,
@@ -78,7 +86,8 @@ class ListHandler:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return _refuse(replies.TOO_MANY_RECIPIENTS)
         try:
-            async with transaction(self.runtime.sessionmaker) as db:
+            # A read: it needs no write lock (SQLite's would wait for the worker's).
+            async with self.runtime.sessionmaker() as db:
                 recipient = await inbound.resolve_recipient(db, address)
         except Exception:
             log.exception("smtp_rcpt_lookup_failed")
@@ -99,16 +108,16 @@ class ListHandler:
     ) -> str:
         raw = envelope.original_content or b""
         peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        received = Received(
+            raw=raw,
+            envelope_from=envelope.mail_from or "",
+            recipients=list(envelope.rcpt_tos),
+            peer=peer,
+            helo=session.host_name or "",
+        )
         try:
-            async with transaction(self.runtime.sessionmaker) as db:
-                inbound_id = await inbound.accept(
-                    db,
-                    raw=raw,
-                    envelope_from=envelope.mail_from or "",
-                    recipients=list(envelope.rcpt_tos),
-                    peer=peer,
-                    helo=session.host_name or "",
-                )
+            # Returns once the row is committed (with others that arrived meanwhile).
+            inbound_id = await self.store.submit(received)
         except Exception:
             log.exception("smtp_store_failed", size=len(raw))
             return _per_recipient(server, envelope, _refuse(replies.STORE_FAILED))
