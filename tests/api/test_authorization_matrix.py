@@ -74,6 +74,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/domains/{domain_id}"): ADMIN,
     ("DELETE", "/api/v1/domains/{domain_id}"): ADMIN,
     ("POST", "/api/v1/domains/{domain_id}/dkim"): ADMIN,
+    ("POST", "/api/v1/domains/{domain_id}/dkim/ed25519"): ADMIN,
     # lists (the list under test is public)
     ("GET", "/api/v1/lists"): PUBLIC,
     ("POST", "/api/v1/lists"): ADMIN,

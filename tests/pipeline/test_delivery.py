@@ -279,3 +279,48 @@ async def test_an_owner_sends_failed_deliveries_again(
         "ann@example.net": "sent", "bob@example.net": "sent", "cy@example.net": "bounced",
     }  # fmt: skip
     assert after["bob@example.net"].attempts == 2
+
+
+async def test_a_dual_signing_domain_signs_each_copy_with_rsa_and_ed25519(
+    mail_service: MailService, dev: MailingList, db: AsyncSession
+) -> None:
+    footer = "-- \nDevelopers list\nLeave: {unsubscribe_url}\n"
+    await db.execute(update(MailingList).where(MailingList.id == dev.id).values(footer=footer))
+    domain = await db.get(Domain, dev.domain_id)
+    assert domain is not None
+    await domains.replace_dkim_key(
+        db, domain, settings=mail_service.runtime.settings, actor_id=None, origin=Origin(),
+        selector="ed2026", slot=domains.KeySlot.ED25519,
+    )  # fmt: skip
+    await db.commit()
+    await mail_service.deliver(
+        POST, sender="alice@example.com", recipients=["dev@lists.example.org"]
+    )
+    mails = await mail_service.sink.wait_for(3)
+    async with mail_service.runtime.sessionmaker() as session:
+        records = domains.dns_records(
+            await session.get_one(Domain, dev.domain_id), mail_service.runtime.settings
+        )
+    published = {f"{r.name}.".encode(): r.value.encode() for r in records if r.purpose == "dkim"}
+    assert sorted(published) == [
+        b"ed2026._domainkey.lists.example.org.", b"oak._domainkey.lists.example.org.",
+    ]  # fmt: skip
+    for mail in mails:
+        fields = mail.message.get_all("DKIM-Signature")
+        assert len(fields) == 2
+        tags = [
+            dict(t.strip().split("=", 1) for t in "".join(f.split()).split(";")) for f in fields
+        ]
+        assert [(t["a"], t["s"]) for t in tags] == [
+            ("rsa-sha256", "oak"),
+            ("ed25519-sha256", "ed2026"),
+        ]
+        assert tags[0]["h"] == tags[1]["h"]  # the same headers
+        assert tags[0]["bh"] == tags[1]["bh"]  # one body hash for both
+        verifier = dkim.DKIM(mail.data)
+        for index in (0, 1):  # dkimpy checks Ed25519 through PyNaCl, installed here
+            assert verifier.verify(idx=index, dnsfunc=lambda name, timeout=5: published[name])
+        # A copy whose signed headers change fails both signatures.
+        forged = dkim.DKIM(mail.data.replace(b"Re: Release plan", b"Re: Release plan!"))
+        for index in (0, 1):
+            assert not forged.verify(idx=index, dnsfunc=lambda n, timeout=5: published[n])

@@ -12,6 +12,8 @@ export interface DomainInput {
   smtp_password?: string
   dkim_selector?: string
   dkim_enabled?: boolean
+  dkim_ed25519_enabled?: boolean
+  dkim_ed25519_selector?: string
   is_active?: boolean
 }
 
@@ -22,6 +24,9 @@ export const domainsApi = {
     (await client.patch<Domain>(`/domains/${id}`, body)).data,
   rotateDkim: async (id: number, body: { algorithm?: string; selector?: string; private_key_pem?: string }) =>
     (await client.post<Domain>(`/domains/${id}/dkim`, body)).data,
+  /** A new (or imported) Ed25519 key signing beside the RSA one; turns that signature on. */
+  replaceEd25519: async (id: number, body: { selector?: string; private_key_pem?: string } = {}) =>
+    (await client.post<Domain>(`/domains/${id}/dkim/ed25519`, body)).data,
   remove: async (id: number) => {
     await client.delete(`/domains/${id}`)
   },

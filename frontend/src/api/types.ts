@@ -274,6 +274,9 @@ export interface Domain {
   dkim_selector: string
   dkim_algorithm: string
   dkim_public_key: string | null
+  dkim_ed25519_enabled: boolean
+  dkim_ed25519_selector: string
+  dkim_ed25519_public_key: string | null
   list_count: number
   dns_records: DnsRecord[]
   created_at: string

@@ -3,7 +3,9 @@
 dkimpy does the canonicalisation, header selection and folding; the private-key operation is
 done by `cryptography` (OpenSSL), because dkimpy's pure-Python RSA costs milliseconds a
 signature and RFC 8058 makes us sign every recipient's copy (List-Unsubscribe differs). The body
-hash is computed once per post when every recipient gets the same body.
+hash is computed once per post when every recipient gets the same body. A domain may sign
+twice, RSA and Ed25519 (`sign_all`): the second signature costs one Ed25519 operation, as the
+headers are parsed once and the body hash is shared.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Signer:
         self.private_key = private_key
         self._key = _load(private_key, self.algorithm)
         self._relaxed_body = self.canonicalization.endswith(b"/relaxed")
+        self._relaxed_header = self.canonicalization.startswith(b"relaxed")
 
     def body_hash(self, body: bytes) -> bytes:
         """bh= for a body (SHA-256 of its canonical form): reuse it for identical bodies."""
@@ -91,19 +94,17 @@ class Signer:
     ) -> bytes:
         """The `DKIM-Signature: ...\\r\\n` field for a CRLF message; only headers are hashed
         when `body_hash` (from `body_hash()` of this message's body) is given."""
-        end = message.find(b"\r\n\r\n")
-        head = message if end < 0 else message[: end + 2]
-        if body_hash is None:
-            body_hash = self.body_hash(b"" if end < 0 else message[end + 4 :])
-        headers, _ = dkim.rfc822_parse(head + b"\r\n")
-        include = self.headers or _included(headers)
+        return sign_all((self,), message, body_hash=body_hash, timestamp=timestamp)
+
+    def _field(self, signed: Any, include: list[bytes], body_hash: bytes, t: bytes) -> bytes:
+        """The signature field, `signed` being the SHA-256 state after the `include` headers."""
         fields = [
             (b"v", b"1"),
             (b"a", self.algorithm.value.encode()),
             (b"c", self.canonicalization),
             (b"d", self.domain),
             (b"s", self.selector),
-            (b"t", str(int(time.time()) if timestamp is None else timestamp).encode()),
+            (b"t", t),
             (b"h", b" : ".join(include)),
             (b"bh", body_hash),
             (b"b", b""),
@@ -111,11 +112,14 @@ class Signer:
         unsigned = dkim.fold(
             b"; ".join(b"=".join(f) for f in fields), namelen=len(b"DKIM-Signature")
         )
-        hasher = hashlib.sha256()
-        dkim.hash_headers(
-            hasher, self._canon, self._canon.canonicalize_headers(headers), include,
-            (b"DKIM-Signature", b" " + unsigned), None,
-        )  # fmt: skip
+        hasher = signed.copy()
+        # This field, b= empty, is hashed last without its CRLF (RFC 6376 §3.7).
+        if self._relaxed_header:  # §3.4.2 on a field we folded ourselves: dkimpy's is slower
+            hasher.update(b"dkim-signature:" + _WSP.sub(b" ", unsigned.replace(b"\r\n", b"")))
+        else:
+            dkim.hash_headers(
+                hasher, self._canon, [], [], (b"DKIM-Signature", b" " + unsigned), None
+            )  # fmt: skip
         signature = base64.b64encode(self._sign_digest(hasher.digest()))
         return b"DKIM-Signature: " + _fold_b(unsigned, signature) + b"\r\n"
 
@@ -135,6 +139,48 @@ class Signer:
                 signature_algorithm=self.algorithm.value.encode(),
             )
         )  # fmt: skip
+
+
+def sign_all(
+    signers: Sequence[Signer],
+    message: bytes,
+    *,
+    body_hash: bytes | None = None,
+    timestamp: int | None = None,
+) -> bytes:
+    """The DKIM-Signature fields of every signer, the first signer's on top, for a CRLF
+    message. The headers are parsed and canonicalised once and the body hashed once (or
+    `body_hash` reused): the signers must share the canonicalisation, and as both algorithms
+    hash with SHA-256 (RFC 8463 §3), bh= is the same for all of them."""
+    first = signers[0]
+    if any(signer.canonicalization != first.canonicalization for signer in signers):
+        raise ValueError("signers of one message must share the canonicalisation")
+    end = message.find(b"\r\n\r\n")
+    head = message if end < 0 else message[: end + 2]
+    if body_hash is None:
+        body_hash = first.body_hash(b"" if end < 0 else message[end + 4 :])
+    headers, _ = dkim.rfc822_parse(head + b"\r\n")
+    canonical = first._canon.canonicalize_headers(headers)
+    default = _included(headers)
+    t = str(int(time.time()) if timestamp is None else timestamp).encode()
+    signed: dict[tuple[bytes, ...], Any] = {}  # hash states by header list, shared
+    fields = []
+    for signer in signers:
+        include = signer.headers or default
+        state = signed.get(tuple(include))
+        if state is None:
+            state = signed[tuple(include)] = _hash_selected(canonical, include)
+        fields.append(signer._field(state, include, body_hash, t))
+    return b"".join(fields)
+
+
+def _hash_selected(canonical: list[tuple[bytes, bytes]], include: list[bytes]) -> Any:
+    """SHA-256 over the signed headers in h= order (RFC 6376 §5.4.2), before the signature's
+    own field, which is what differs between signers."""
+    hasher = hashlib.sha256()
+    for name, value in dkim.select_headers(canonical, include):
+        hasher.update(name + b":" + value)
+    return hasher
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy import Boolean, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oak_maillist.db.base import Base, IdMixin, TimestampMixin
@@ -26,3 +26,12 @@ class Domain(IdMixin, TimestampMixin, Base):
     dkim_algorithm: Mapped[str] = mapped_column(String(20), default="rsa-sha256")
     dkim_private_key_encrypted: Mapped[str | None] = mapped_column(Text)
     dkim_public_key: Mapped[str | None] = mapped_column(Text)
+    # A second, Ed25519 signature beside an RSA main key (RFC 8463 §3), under its own selector.
+    dkim_ed25519_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    dkim_ed25519_selector: Mapped[str] = mapped_column(
+        String(63), default="oak-ed", server_default="oak-ed"
+    )
+    dkim_ed25519_private_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    dkim_ed25519_public_key: Mapped[str | None] = mapped_column(Text)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
 from oak_maillist.delivery import compose, dmarc, relay
-from oak_maillist.delivery.dkim import BodyPrefix, Signer
+from oak_maillist.delivery.dkim import BodyPrefix, Signer, sign_all
 from oak_maillist.mail.dkim_keys import Algorithm
 from oak_maillist.mail.verp import encode as verp_address
 from oak_maillist.models import Domain, InboundMessage, MailingList, Message
@@ -42,7 +42,8 @@ class Outgoing:
     """A post composed for the list, ready to be finished per recipient."""
 
     prepared: compose.Prepared
-    signer: Signer | None
+    # The domain's keys, main first; the Ed25519 one beside it when the domain dual-signs.
+    signers: tuple[Signer, ...]
     body_hash: bytes | None
     list_local: str
     domain: str
@@ -83,10 +84,14 @@ async def compose_post(
     if message.sender_email and await _mitigate(settings, message.sender_email, domain.name):
         ctx = dataclasses.replace(ctx, dmarc=DMARC_ACTIONS.get(mlist.dmarc_mitigation, NO_DMARC))
     prepared = compose.prepare(raw, ctx)
-    signer = None
-    key = domains.dkim_private_key(domain, settings)
-    if key:
-        signer = _signer(domain.dkim_selector, domain.name, key, domain.dkim_algorithm)
+    signers = tuple(
+        _signer(key.selector, domain.name, key.private_key, key.algorithm)
+        for key in domains.dkim_signing_keys(domain, settings)
+    )
+    # One body hash serves every signer: same canonicalisation, SHA-256 for both algorithms.
+    # The main (RSA) signature goes on top: a verifier that reads only the first one (dkimpy's
+    # verify() does by default) still finds one it knows; Ed25519-aware ones read them all.
+    signer = signers[0] if signers else None
     shared = prepared.shared_body
     body_hash = signer.body_hash(shared) if signer and shared is not None else None
     prefix = None
@@ -95,7 +100,7 @@ async def compose_post(
         prefix = signer.body_prefix(prepared.link_pieces[0])
     return Outgoing(
         prepared,
-        signer,
+        signers,
         body_hash,
         mlist.local_part,
         domain.name,
@@ -150,12 +155,12 @@ def envelope_for(
     data = compose.for_recipient(
         outgoing.prepared, compose.RecipientContext(links.one_click_url(settings, token))
     )
-    if outgoing.signer is not None:
+    if outgoing.signers:
         body_hash = outgoing.body_hash
         if body_hash is None and outgoing.body_prefix is not None:
             rest = data[data.find(b"\r\n\r\n") + 4 + len(outgoing.prepared.link_pieces[0]) :]
-            body_hash = outgoing.signer.body_hash_after(outgoing.body_prefix, rest)
-        data = outgoing.signer.sign(data, body_hash=body_hash) + data
+            body_hash = outgoing.signers[0].body_hash_after(outgoing.body_prefix, rest)
+        data = sign_all(outgoing.signers, data, body_hash=body_hash) + data
     sender = verp_address(
         verp_key,
         list_local=outgoing.list_local,
@@ -177,6 +182,6 @@ def bulk_envelope(outgoing: Outgoing, settings: Settings) -> tuple[str, bytes]:
     leave = f"mailto:{outgoing.list_local}-leave@{outgoing.domain}?subject=unsubscribe"
     context = compose.RecipientContext(leave, unsubscribe_mailto=leave, one_click=False)
     data = compose.for_recipient(outgoing.prepared, context)
-    if outgoing.signer is not None:
-        data = outgoing.signer.sign(data, body_hash=outgoing.body_hash) + data
+    if outgoing.signers:
+        data = sign_all(outgoing.signers, data, body_hash=outgoing.body_hash) + data
     return f"{outgoing.list_local}-bounces@{outgoing.domain}", data

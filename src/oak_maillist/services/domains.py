@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,6 +21,7 @@ from oak_maillist.services.activity import Origin
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _SELECTOR = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_SELECTOR_FIELDS = frozenset({"dkim_selector", "dkim_ed25519_selector"})
 DKIM_PURPOSE = "dkim-private-key"
 SMTP_PURPOSE = "smtp-password"
 
@@ -51,6 +54,30 @@ class InvalidSelectorError(InvalidInputError):
 class InvalidDkimKeyError(InvalidInputError):
     code = "invalid_dkim_key"
     template = "The DKIM key cannot be used: {reason}"
+
+
+class DkimSelectorTakenError(InvalidInputError):
+    code = "dkim_selector_taken"
+    template = "The DKIM selector {selector} is already the other key's: each key needs its own"
+
+
+class DkimDualSigningError(ConflictError):
+    code = "dkim_dual_signing_conflict"
+    template = "Domain {name}: {reason}"
+
+
+class KeySlot(enum.StrEnum):
+    """Which of a domain's DKIM keys: the main one, or the Ed25519 one signing beside it."""
+
+    MAIN = "main"
+    ED25519 = "ed25519"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    selector: str
+    algorithm: Algorithm
+    private_key: str  # decrypted, as `mail.dkim_keys` makes it
 
 
 def normalize_domain(name: str) -> str:
@@ -156,21 +183,40 @@ def _apply(domain: Domain, fields: dict[str, Any], settings: Settings) -> set[st
             domain.smtp_password_encrypted = (
                 crypto.encrypt(value, settings.security, purpose=SMTP_PURPOSE) if value else None
             )
-        elif name == "dkim_selector":
-            if not _SELECTOR.match(value):
-                raise InvalidSelectorError(selector=value)
-            domain.dkim_selector = value
         else:
+            if name in _SELECTOR_FIELDS and not _SELECTOR.match(value):
+                raise InvalidSelectorError(selector=value)
             setattr(domain, name, value)
         changed.add(name)
+    _check_dual(domain)
     return changed
 
 
-def _set_key(domain: Domain, pair: KeyPair, settings: Settings) -> None:
+def _check_dual(domain: Domain) -> None:
+    """The Ed25519 key signs beside an RSA main key (RFC 8463 §3), under another selector."""
+    if domain.dkim_ed25519_enabled and domain.dkim_ed25519_public_key is None:
+        reason = "it has no Ed25519 DKIM key yet: generate or import one"
+        raise DkimDualSigningError(name=domain.name, reason=reason)
+    if domain.dkim_ed25519_enabled and domain.dkim_algorithm != Algorithm.RSA_SHA256:
+        reason = "its main DKIM key is Ed25519 already; a second Ed25519 signature needs RSA"
+        raise DkimDualSigningError(name=domain.name, reason=reason)
+    if domain.dkim_ed25519_public_key is not None and (
+        domain.dkim_selector == domain.dkim_ed25519_selector
+    ):
+        raise DkimSelectorTakenError(selector=domain.dkim_selector)
+
+
+def _set_key(
+    domain: Domain, pair: KeyPair, settings: Settings, slot: KeySlot = KeySlot.MAIN
+) -> None:
+    encrypted = crypto.encrypt(pair.private_key, settings.security, purpose=DKIM_PURPOSE)
+    if slot is KeySlot.ED25519:
+        domain.dkim_ed25519_private_key_encrypted = encrypted
+        domain.dkim_ed25519_public_key = pair.public_key
+        domain.dkim_ed25519_enabled = True
+        return
     domain.dkim_algorithm = pair.algorithm
-    domain.dkim_private_key_encrypted = crypto.encrypt(
-        pair.private_key, settings.security, purpose=DKIM_PURPOSE
-    )
+    domain.dkim_private_key_encrypted = encrypted
     domain.dkim_public_key = pair.public_key
     domain.dkim_enabled = True
 
@@ -185,18 +231,28 @@ async def replace_dkim_key(
     algorithm: Algorithm | None = None,
     private_key_pem: str | None = None,
     selector: str | None = None,
+    slot: KeySlot = KeySlot.MAIN,
 ) -> Domain:
-    """Generate a new key pair, or import one; the private key is never shown again."""
+    """Generate a new key pair, or import one; the private key is never shown again.
+
+    `KeySlot.ED25519` is the second key, Ed25519 only, that signs beside an RSA main key;
+    giving it a key turns that second signature on."""
+    if slot is KeySlot.ED25519:
+        algorithm = Algorithm.ED25519_SHA256
     if selector is not None:
-        _apply(domain, {"dkim_selector": selector}, settings)
+        field = "dkim_ed25519_selector" if slot is KeySlot.ED25519 else "dkim_selector"
+        _apply(domain, {field: selector}, settings)
     if private_key_pem is not None:
         try:
             pair = dkim_keys.import_pem(private_key_pem)
         except dkim_keys.KeyImportError as exc:
             raise InvalidDkimKeyError(reason=str(exc)) from None
+        if slot is KeySlot.ED25519 and pair.algorithm is not Algorithm.ED25519_SHA256:
+            raise InvalidDkimKeyError(reason="the second DKIM key must be an Ed25519 key")
     else:
         pair = dkim_keys.generate(algorithm or Algorithm.RSA_SHA256)
-    _set_key(domain, pair, settings)
+    _set_key(domain, pair, settings, slot)
+    _check_dual(domain)
     await session.flush()
     await activity.record(
         session,
@@ -207,6 +263,7 @@ async def replace_dkim_key(
         target_id=domain.id,
         algorithm=str(pair.algorithm),
         imported=private_key_pem is not None,
+        key=str(slot),
     )
     return domain
 
@@ -220,8 +277,24 @@ def dkim_private_key(domain: Domain, settings: Settings) -> str | None:
     )
 
 
+def dkim_signing_keys(domain: Domain, settings: Settings) -> list[SigningKey]:
+    """The keys delivery signs with, main first: none when DKIM is off, and the Ed25519 key
+    only beside the main one (an Ed25519 signature alone fails where receivers lack it)."""
+    main = dkim_private_key(domain, settings)
+    if main is None:
+        return []
+    keys = [SigningKey(domain.dkim_selector, Algorithm(domain.dkim_algorithm), main)]
+    if domain.dkim_ed25519_enabled and domain.dkim_ed25519_private_key_encrypted:
+        second = crypto.decrypt(
+            domain.dkim_ed25519_private_key_encrypted, settings.security, purpose=DKIM_PURPOSE
+        )
+        keys.append(SigningKey(domain.dkim_ed25519_selector, Algorithm.ED25519_SHA256, second))
+    return keys
+
+
 def dns_records(domain: Domain, settings: Settings) -> list[DnsRecord]:
-    """Exactly what to publish: the DKIM key, plus SPF and DMARC suggestions."""
+    """Exactly what to publish: the DKIM key (and the Ed25519 one while it signs), plus SPF
+    and DMARC suggestions."""
     records = []
     if domain.dkim_public_key:
         records.append(
@@ -230,6 +303,15 @@ def dns_records(domain: Domain, settings: Settings) -> list[DnsRecord]:
                 domain.dkim_selector,
                 Algorithm(domain.dkim_algorithm),
                 domain.dkim_public_key,
+            )
+        )
+    if domain.dkim_ed25519_enabled and domain.dkim_ed25519_public_key:
+        records.append(
+            dkim_keys.dkim_record(
+                domain.name,
+                domain.dkim_ed25519_selector,
+                Algorithm.ED25519_SHA256,
+                domain.dkim_ed25519_public_key,
             )
         )
     relay = domain.smtp_host or settings.smtp.outgoing.host

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.api.deps import AdminUser, IdPath, OriginDep, SessionDep, SettingsDep
 from oak_maillist.api.v1.schemas.domains import (
+    DkimEd25519KeyIn,
     DkimKeyIn,
     DnsRecordOut,
     DomainCreate,
@@ -39,6 +40,9 @@ def domain_out(domain: Domain, list_count: int, settings: Settings) -> DomainOut
         dkim_selector=domain.dkim_selector,
         dkim_algorithm=domain.dkim_algorithm,
         dkim_public_key=domain.dkim_public_key,
+        dkim_ed25519_enabled=domain.dkim_ed25519_enabled,
+        dkim_ed25519_selector=domain.dkim_ed25519_selector,
+        dkim_ed25519_public_key=domain.dkim_ed25519_public_key,
         list_count=list_count,
         dns_records=records,
         created_at=domain.created_at,
@@ -126,6 +130,31 @@ async def replace_dkim_key(
         algorithm=body.algorithm,
         private_key_pem=body.private_key_pem,
         selector=body.selector,
+    )
+    return await _answer(session, domain, settings)
+
+
+@router.post("/{domain_id}/dkim/ed25519")
+async def replace_dkim_ed25519_key(
+    domain_id: IdPath,
+    body: DkimEd25519KeyIn,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    origin: OriginDep,
+) -> DomainOut:
+    """Sign with an Ed25519 key beside the RSA main key (RFC 8463 §3): generate or import it.
+    Turn that signature off and on again with PATCH `dkim_ed25519_enabled`."""
+    domain = await domains.get_domain(session, domain_id)
+    await domains.replace_dkim_key(
+        session,
+        domain,
+        settings=settings,
+        actor_id=admin.user.id,
+        origin=origin,
+        private_key_pem=body.private_key_pem,
+        selector=body.selector,
+        slot=domains.KeySlot.ED25519,
     )
     return await _answer(session, domain, settings)
 

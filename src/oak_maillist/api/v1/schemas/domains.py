@@ -33,12 +33,23 @@ class DomainUpdate(BaseModel):
     smtp_password: str | None = Field(default=None, max_length=500, description='"" clears it')
     dkim_enabled: bool | None = None
     dkim_selector: str | None = Field(default=None, min_length=1, max_length=63)
+    dkim_ed25519_enabled: bool | None = Field(
+        default=None, description="The Ed25519 signature beside the main key; needs its key"
+    )
+    dkim_ed25519_selector: str | None = Field(default=None, min_length=1, max_length=63)
 
 
 class DkimKeyIn(BaseModel):
     """Generate a new pair (`algorithm`) or import a PEM private key (`private_key_pem`)."""
 
     algorithm: Algorithm = Algorithm.RSA_SHA256
+    private_key_pem: str | None = Field(default=None, max_length=20_000)
+    selector: str | None = Field(default=None, min_length=1, max_length=63)
+
+
+class DkimEd25519KeyIn(BaseModel):
+    """Generate the Ed25519 key that signs beside the main one, or import it (PKCS#8 PEM)."""
+
     private_key_pem: str | None = Field(default=None, max_length=20_000)
     selector: str | None = Field(default=None, min_length=1, max_length=63)
 
@@ -64,6 +75,9 @@ class DomainOut(BaseModel):
     dkim_selector: str
     dkim_algorithm: str
     dkim_public_key: str | None
+    dkim_ed25519_enabled: bool
+    dkim_ed25519_selector: str
+    dkim_ed25519_public_key: str | None
     list_count: int
     dns_records: list[DnsRecordOut]
     created_at: datetime
