@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from oak_maillist.config import SecuritySettings
 from oak_maillist.mail import verp
 from oak_maillist.services import crypto
-from oak_maillist.services.distribution import VERP_PURPOSE
+from oak_maillist.services.composing import VERP_PURPOSE
 from tests.conftest import TEST_SECRET
 from tests.web.harness import (
     ADMIN_EMAIL,
