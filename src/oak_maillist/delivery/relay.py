@@ -87,11 +87,7 @@ async def send_bulk(
     Pipelined (RFC 2920) when the relay offers it.
     """
     if pipelining.supported(client, sender, recipients):
-        try:
-            answers = await pipelining.transact(client, sender, recipients, message)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return dict.fromkeys(recipients, temporary_failure(exc))
-        return await _settle(client, recipients, answers)
+        return await _pipelined(client, sender, recipients, message)
     try:
         refused, _message = await client.sendmail(sender, recipients, message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -116,11 +112,27 @@ async def send_bulk(
     }
 
 
+# What a message gets when the connection broke before it was sent: try again later.
+LOST = Result(Outcome.TEMPORARY, None, "connection lost before this message was sent")
+
+
 @dataclass(frozen=True)
 class Envelope:
     sender: str
     recipient: str
     message: bytes
+
+
+async def _pipelined(
+    client: aiosmtplib.SMTP, sender: str, recipients: Sequence[str], message: bytes
+) -> dict[str, Result]:
+    """One pipelined transaction; a lost connection or a timeout is a temporary failure for
+    everyone (the client is closed then)."""
+    try:
+        answers = await pipelining.transact(client, sender, recipients, message)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return dict.fromkeys(recipients, temporary_failure(exc))
+    return await _settle(client, recipients, answers)
 
 
 async def _settle(
@@ -155,16 +167,10 @@ async def send_each(client: aiosmtplib.SMTP, envelopes: Sequence[Envelope]) -> l
     """
     results: list[Result] = []
     for envelope in envelopes:
-        if pipelining.supported(client, envelope.sender, [envelope.recipient]):
-            try:
-                answers = await pipelining.transact(
-                    client, envelope.sender, [envelope.recipient], envelope.message
-                )
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                results.append(temporary_failure(exc))
-                break
-            settled = await _settle(client, [envelope.recipient], answers)
-            results.append(settled[envelope.recipient])
+        recipients = [envelope.recipient]
+        if pipelining.supported(client, envelope.sender, recipients):
+            answer = await _pipelined(client, envelope.sender, recipients, envelope.message)
+            results.append(answer[envelope.recipient])
             if not client.is_connected:
                 break
             continue
@@ -185,8 +191,7 @@ async def send_each(client: aiosmtplib.SMTP, envelopes: Sequence[Envelope]) -> l
             results.append(temporary_failure(exc))
             client.close()
             break
-    lost = Result(Outcome.TEMPORARY, None, "connection lost before this message was sent")
-    return results + [lost] * (len(envelopes) - len(results))
+    return results + [LOST] * (len(envelopes) - len(results))
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:

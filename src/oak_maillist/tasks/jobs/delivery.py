@@ -219,10 +219,7 @@ async def _send_personal(
             break
     if not signing.done():
         signing.cancel()
-    lost = relay.Result(
-        relay.Outcome.TEMPORARY, None, "connection lost before this message was sent"
-    )
-    return results + [lost] * (len(batch) - len(results))
+    return results + [relay.LOST] * (len(batch) - len(results))
 
 
 def _envelopes(run: _Run, batch: list[distribution.Claimed]) -> list[relay.Envelope]:
@@ -237,8 +234,7 @@ async def _send_bulk(
     for start in range(0, len(batch), BULK_RECIPIENTS):
         recipients = [row.recipient for row in batch[start : start + BULK_RECIPIENTS]]
         if not client.is_connected:
-            lost = relay.Result(relay.Outcome.TEMPORARY, None, "connection lost before sending")
-            answers.update(dict.fromkeys(recipients, lost))
+            answers.update(dict.fromkeys(recipients, relay.LOST))
             continue
         answers.update(
             await relay.send_bulk(client, sender=sender, recipients=recipients, message=data)
