@@ -324,3 +324,39 @@ async def test_a_dual_signing_domain_signs_each_copy_with_rsa_and_ed25519(
         forged = dkim.DKIM(mail.data.replace(b"Re: Release plan", b"Re: Release plan!"))
         for index in (0, 1):
             assert not forged.verify(idx=index, dnsfunc=lambda n, timeout=5: published[n])
+
+
+async def test_a_second_sending_job_for_a_post_this_process_sends_ends_at_once(
+    mail_service: MailService, dev: MailingList, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several jobs per long post let other workers share it; two in one process would only
+    compete for its connections, so the second leaves the post to the first."""
+    await mail_service.deliver(
+        POST, sender="alice@example.com", recipients=["dev@lists.example.org"]
+    )
+    await mail_service.sink.wait_for(3)
+    rows = await _settled(mail_service.runtime)
+    message_id = next(iter(rows.values())).message_id
+    assert message_id is not None
+    async with mail_service.runtime.sessionmaker() as session, session.begin():
+        await session.execute(update(Delivery).values(status="queued", sent_at=None))
+    started = []
+    start = delivery_jobs._start
+
+    async def counted(message_id: int) -> delivery_jobs._Run | None:
+        started.append(message_id)
+        return await start(message_id)
+
+    monkeypatch.setattr(delivery_jobs, "_start", counted)
+    sent = await asyncio.gather(
+        delivery_jobs.send_post(message_id), delivery_jobs.send_post(message_id)
+    )
+    assert sorted(sent) == [0, 3]
+    assert started == [message_id]  # the second composed nothing and claimed nothing
+    assert len(mail_service.sink.received) == 6  # each subscriber once more, not twice more
+    assert {d.status for d in (await _settled(mail_service.runtime)).values()} == {"sent"}
+    # a job that comes after the first ended sends again
+    async with mail_service.runtime.sessionmaker() as session, session.begin():
+        await session.execute(update(Delivery).values(status="queued", sent_at=None))
+    assert await delivery_jobs.send_post(message_id) == 3
+    assert started == [message_id, message_id]

@@ -29,7 +29,7 @@ from oak_maillist.models import (
     SubscriberStatus,
 )
 from oak_maillist.services.distribution import MAX_JOBS_PER_POST, POST_JOB
-from oak_maillist.tasks.queue import enqueue_after_commit
+from oak_maillist.tasks.queue import enqueue_after_commit, is_shared
 
 log = get_logger(__name__)
 
@@ -37,8 +37,11 @@ FANOUT_JOB = "delivery.fan_out"
 # Rows written with the post itself: enough to keep every relay connection busy at once.
 FIRST_CHUNK = 500
 # Rows per later transaction: large enough that sending never waits for rows (10,000 take
-# about 0.1 s on SQLite), small enough that sending lanes get the database in between.
+# about 0.1 s on SQLite), small enough that sending lanes get the database in between. The
+# first later chunks are smaller (2,000, then 4,000, ...), so that their rows reach the lanes
+# sooner, while the first ones are still being sent.
 CHUNK = 10_000
+GROWING_FROM = 2_000
 _COLUMNS = [
     "list_id",
     "message_id",
@@ -77,7 +80,10 @@ async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -
             )
         )
         enqueue_after_commit(session, FANOUT_JOB, message_id=message.id)
-    if written:
+    # A long post gets several sending jobs from the start when other worker processes can
+    # take some: each process that runs one sends with its own lanes and connections.
+    senders = MAX_JOBS_PER_POST if through < last and is_shared() else 1
+    for _ in range(senders if written else 0):
         enqueue_after_commit(session, POST_JOB, message_id=message.id)
     log.info(
         "post_fanned_out",
@@ -94,8 +100,8 @@ async def next_chunk(session: AsyncSession, message_id: int, *, number: int) -> 
 
     The pending row is locked (PostgreSQL, MariaDB) or the database is (SQLite) for the whole
     transaction, so two jobs never write the same chunk. `number` counts the chunks this job
-    wrote before; the first few each start one more sending job, so that several worker
-    processes share a large list.
+    wrote before: the first starts a sending job too, for a fan-out taken up again after it
+    stalled (where a process already sends the post, that job ends at once).
     """
     query = select(PendingFanout).where(PendingFanout.message_id == message_id)
     if session.get_bind().dialect.name != "sqlite":
@@ -109,7 +115,7 @@ async def next_chunk(session: AsyncSession, message_id: int, *, number: int) -> 
         message_id,
         pending.done_through,
         pending.last_subscriber_id,
-        CHUNK,
+        min(CHUNK, GROWING_FROM << min(number, 16)),
     )
     done = through >= pending.last_subscriber_id
     if done:
@@ -120,7 +126,7 @@ async def next_chunk(session: AsyncSession, message_id: int, *, number: int) -> 
             .where(PendingFanout.message_id == message_id)
             .values(done_through=through, updated_at=utcnow())
         )
-    if written and number < MAX_JOBS_PER_POST - 1:
+    if written and number == 0:
         enqueue_after_commit(session, POST_JOB, message_id=message_id)
     return Chunk(written, done)
 

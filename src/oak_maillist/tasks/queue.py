@@ -110,6 +110,16 @@ def is_running() -> bool:
     return "runtime" in _state
 
 
+def is_shared() -> bool:
+    """Whether jobs this process hands out may run in other processes (a real broker).
+
+    With the in-memory broker every job runs here, so splitting work into more jobs only
+    makes them compete for the same connections and the same database lock.
+    """
+    broker: AsyncBroker | None = _state.get("broker")
+    return broker is not None and not isinstance(broker, InMemoryBroker)
+
+
 def relay_pool() -> RelayPool:
     """This process's reused relay connections, made on first use from `smtp.outgoing`."""
     relays: RelayPool | None = _state.get("relays")

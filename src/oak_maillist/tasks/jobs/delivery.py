@@ -64,12 +64,38 @@ class _Run:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+# Posts a sending job runs for in this process. A second job for the same post ends at once:
+# its lanes would only compete with the first one's for the same relay connections.
+_sending: set[int] = set()
+
+
 @job(distribution.POST_JOB, timeout_seconds=600, max_retries=2)
 async def send_post(message_id: int) -> int:
     """Send the due deliveries of one post (idempotent: only rows this job claimed are sent)."""
+    if message_id in _sending:
+        return 0
+    _sending.add(message_id)
+    try:
+        run = await _start(message_id)
+        if run is not None:
+            lanes = max(1, run.settings.smtp.outgoing.max_connections)
+            await asyncio.gather(*(_lane(run) for _ in range(lanes)))
+    finally:
+        _sending.discard(message_id)
+    if run is None:
+        return 0
+    if run.budget <= 0:  # after leaving `_sending`, so that the next job may run here
+        await enqueue(distribution.POST_JOB, message_id=message_id)
+    log.info("post_sent", message_id=message_id, **run.counts)
+    return run.sent
+
+
+async def _start(message_id: int) -> _Run | None:
+    """What sending the post needs, made once per job; None when the post cannot be read."""
     runtime = current_runtime()
     settings = runtime.settings
-    async with transaction(runtime.sessionmaker) as session:
+    # Only reads: on SQLite it need not wait behind the fan-out writing the post's rows.
+    async with runtime.sessionmaker() as session:
         message = await session.get(Message, message_id)
         outgoing = await composing.compose_post(session, settings, message) if message else None
         config = (
@@ -79,14 +105,8 @@ async def send_post(message_id: int) -> int:
         )
     if outgoing is None or config is None:
         log.warning("post_unreadable", message_id=message_id)
-        return 0
-    run = _Run(message_id, outgoing, config, settings, relay_pool(), composing.verp_key(settings))
-    lanes = max(1, settings.smtp.outgoing.max_connections)
-    await asyncio.gather(*(_lane(run) for _ in range(lanes)))
-    if run.budget <= 0:
-        await enqueue(distribution.POST_JOB, message_id=message_id)
-    log.info("post_sent", message_id=message_id, **run.counts)
-    return run.sent
+        return None
+    return _Run(message_id, outgoing, config, settings, relay_pool(), composing.verp_key(settings))
 
 
 @job(fanout.FANOUT_JOB, timeout_seconds=600, max_retries=2)
