@@ -80,9 +80,13 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     if backend == "sqlite":
         options.update(_sqlite_options(url))
     else:
+        # Up to max_connections stay open once made. SQLAlchemy closes an "overflow"
+        # connection as soon as it is returned, so a pool of min_connections plus overflow
+        # would connect anew for most checkouts whenever more than min_connections are busy
+        # (a new server process each time on PostgreSQL).
         options.update(
-            pool_size=max(settings.min_connections, 1),
-            max_overflow=max(settings.max_connections - max(settings.min_connections, 1), 0),
+            pool_size=settings.max_connections,
+            max_overflow=0,
             pool_recycle=settings.idle_timeout,
             pool_timeout=settings.connect_timeout,
             connect_args={"connect_timeout": settings.connect_timeout},

@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, any_, func, select, true, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    any_,
+    bindparam,
+    func,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
@@ -121,11 +132,19 @@ async def _take(
     return [Claimed(*row) for row in rows.all()]
 
 
+def _among(session: AsyncSession, ids: list[int]) -> ColumnElement[bool]:
+    """`id IN (ids)`; on PostgreSQL one array parameter, so the statement's text is the same
+    for every batch (psycopg prepares it once) instead of a thousand placeholders to parse."""
+    if session.get_bind().dialect.name == "postgresql":
+        return Delivery.id == any_(bindparam("ids", ids, type_=postgresql.ARRAY(BigInteger)))
+    return Delivery.id.in_(ids)
+
+
 async def release(session: AsyncSession, ids: list[int]) -> None:
     """Give claimed deliveries back (their sending failed before any could go out)."""
     await session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING)
+        .where(_among(session, ids), Delivery.status == DeliveryStatus.SENDING)
         .values(status=DeliveryStatus.QUEUED, lease_until=None)
         .execution_options(synchronize_session=False)
     )
@@ -154,7 +173,7 @@ async def record_results(
     if sent:
         result = await session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(sent), Delivery.status == DeliveryStatus.SENDING)
+            .where(_among(session, sent), Delivery.status == DeliveryStatus.SENDING)
             .values(
                 status=DeliveryStatus.SENT,
                 sent_at=utcnow(),
