@@ -60,6 +60,10 @@ class _Run:
     pool: RelayPool
     verp_key: bytes
     budget: int = MAX_BATCHES_PER_JOB
+    # Lanes with nothing to claim while the post's rows are being written: one of them polls
+    # at a time, the others queue behind it; how long they have found nothing.
+    polling: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waited: float = 0.0
     sent: int = 0
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -133,14 +137,12 @@ async def _lane(run: _Run) -> None:
     the next share one transaction: on SQLite, where writers take turns, that halves the turns.
     """
     runtime = current_runtime()
-    waited = 0.0
     async with transaction(runtime.sessionmaker) as session:
         # A small first batch: the post's first recipients have it (and it is recorded as
         # sent) before a whole batch is signed or sent.
         batch, more = await _claim(session, run, first=True)
     while True:
         if batch:
-            waited = 0.0
             try:
                 await run.pool.rate.take(len(batch))
                 results = await _send(run, batch)
@@ -151,12 +153,27 @@ async def _lane(run: _Run) -> None:
                 raise
             batch, more = await _record(run, batch, results)
             continue
-        if not more or waited >= FANOUT_WAIT_SECONDS:
+        if not more:
             return
-        await asyncio.sleep(FANOUT_POLL_SECONDS)
-        waited += FANOUT_POLL_SECONDS
-        async with transaction(runtime.sessionmaker) as session:
-            batch, more = await _claim(session, run)
+        batch, more = await _await_rows(run)
+
+
+async def _await_rows(run: _Run) -> tuple[list[distribution.Claimed], bool]:
+    """A batch once the fan-out has written more rows; nothing when it is done or has written
+    none for FANOUT_WAIT_SECONDS. One lane polls at a time: a job's idle lanes would otherwise
+    query the database 20 times a second each, while it is busy writing rows."""
+    sessionmaker = current_runtime().sessionmaker
+    async with run.polling:
+        while run.waited < FANOUT_WAIT_SECONDS:
+            async with transaction(sessionmaker) as session:
+                batch, more = await _claim(session, run)
+            if batch:
+                run.waited = 0.0
+            if batch or not more:
+                return batch, more
+            await asyncio.sleep(FANOUT_POLL_SECONDS)
+            run.waited += FANOUT_POLL_SECONDS
+    return [], False
 
 
 async def _claim(
