@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import dkim
 import pytest
 import time_machine
 from sqlalchemy import select
@@ -17,10 +18,11 @@ from oak_maillist.db.types import utcnow
 from oak_maillist.mail.compose import notice
 from oak_maillist.models import DeliveryStatus, OutboundMessage
 from oak_maillist.runtime import Runtime
-from oak_maillist.services import outbound
+from oak_maillist.services import domains, outbound
+from oak_maillist.services.activity import Origin
 from oak_maillist.tasks import queue
 from oak_maillist.tasks.jobs import outbound as outbound_jobs
-from tests.factories import make_domain, make_list
+from tests.factories import make_domain, make_list, make_user
 from tests.sink import Sink
 
 
@@ -182,3 +184,40 @@ async def test_domain_relay_overrides_the_global_one(runtime: Runtime, sink: Sin
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(select(OutboundMessage))).scalars().all()
     assert [row.status for row in rows] == [DeliveryStatus.SENT]
+
+
+async def test_service_mail_is_signed_by_its_from_domain(
+    relay_runtime: Runtime, sink: Sink
+) -> None:
+    """Confirmations and notices carry the list domain's DKIM signature, as posts do."""
+    async with transaction(relay_runtime.sessionmaker) as session:
+        admin = await make_user(session, relay_runtime.settings.security, "admin@example.org")
+        domain = await domains.create_domain(
+            session,
+            name="lists.example.org",
+            settings=relay_runtime.settings,
+            actor_id=admin.id,
+            origin=Origin(),
+        )
+        domain.dkim_enabled = True
+        records = domains.dns_records(domain, relay_runtime.settings)
+    published = {f"{r.name}.".encode(): r.value.encode() for r in records if r.purpose == "dkim"}
+    row_id = await _queue_notice(relay_runtime)
+    await queue.enqueue(outbound_jobs.SEND, outbound_id=row_id)
+    received = (await sink.wait_for(1))[0]
+    assert received.message["DKIM-Signature"] is not None
+    assert "d=lists.example.org" in "".join(received.message["DKIM-Signature"].split())
+    assert dkim.verify(received.data, dnsfunc=lambda name, timeout=5: published.get(name, b""))
+    assert received.message.get_content() == "Grüße, 你好\n"  # the body went out as signed
+
+
+async def test_service_mail_from_a_domain_that_does_not_sign_goes_unsigned(
+    relay_runtime: Runtime, sink: Sink
+) -> None:
+    async with transaction(relay_runtime.sessionmaker) as session:
+        await make_domain(session, "lists.example.org")  # no DKIM key
+    row_id = await _queue_notice(relay_runtime)
+    await queue.enqueue(outbound_jobs.SEND, outbound_id=row_id)
+    received = (await sink.wait_for(1))[0]
+    assert received.message["DKIM-Signature"] is None
+    assert received.message["Subject"] == "Bitte bestätigen / 请确认"

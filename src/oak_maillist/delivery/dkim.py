@@ -11,7 +11,6 @@ headers are parsed once and the body hash is shared.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import re
 import time
@@ -225,13 +224,11 @@ def _fold_b(unsigned: bytes, signature: bytes) -> bytes:
     return unsigned + b"\r\n " + b"\r\n ".join(lines)
 
 
-# Loaded keys are kept per process (a few domains, a few keys each).
-@functools.lru_cache(maxsize=64)
 def _load(private_key: str, algorithm: Algorithm) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
     if algorithm is Algorithm.ED25519_SHA256:
         return ed25519.Ed25519PrivateKey.from_private_bytes(base64.b64decode(private_key))
-    # Checking an RSA key's numbers takes some 30 ms, which each post's first delivery would
-    # wait for. Keys were checked when they were made or imported (mail/dkim_keys.py) and are
+    # Checking an RSA key's numbers takes some 30 ms, which a post's first delivery would wait
+    # for. Keys were checked when they were made or imported (mail/dkim_keys.py) and are
     # stored encrypted with authentication, so they are not checked again here.
     key = serialization.load_pem_private_key(
         private_key.encode(), password=None, unsafe_skip_rsa_key_validation=True

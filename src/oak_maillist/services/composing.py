@@ -1,6 +1,7 @@
 """A post as it leaves: decorated once for the list (`compose_post`), then finished for each
 recipient with the one-click unsubscribe link, the VERP return path and the DKIM signature
 (`envelope_for`), or once for everyone on a list that does not personalise (`bulk_envelope`).
+The service's own mail is signed by its From domain (`sign_service_mail`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ import asyncio
 import dataclasses
 import functools
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
@@ -108,6 +113,23 @@ async def compose_post(
         mlist.personalize,
         prefix,
     )
+
+
+async def sign_service_mail(session: AsyncSession, settings: Settings, data: bytes) -> bytes:
+    """Mail the service sends itself (confirmations, notices, digests), signed with the keys
+    of the domain in its From address when that domain is ours and signs; else as it is.
+    `data` has CRLF line endings."""
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(data)
+    _name, address = parseaddr(str(headers.get("From", "")))
+    name = address.rpartition("@")[2].lower()  # domains are stored in lower case
+    domain = await session.scalar(select(Domain).where(Domain.name == name)) if name else None
+    if domain is None:
+        return data
+    signers = [
+        _signer(key.selector, domain.name, key.private_key, key.algorithm)
+        for key in domains.dkim_signing_keys(domain, settings)
+    ]
+    return sign_all(signers, data) + data if signers else data
 
 
 @functools.lru_cache(maxsize=64)

@@ -8,7 +8,7 @@ import aiosmtplib
 
 from oak_maillist.db.engine import transaction
 from oak_maillist.delivery import relay
-from oak_maillist.services import outbound
+from oak_maillist.services import composing, outbound
 from oak_maillist.tasks.queue import current_runtime, enqueue, relay_pool
 from oak_maillist.tasks.registry import job
 
@@ -25,7 +25,9 @@ async def send(outbound_id: int) -> str:
         if row is None:
             return "skipped"
         config = await outbound.relay_for(session, row.list_id, runtime.settings)
-        sender, recipient, raw = row.sender, row.recipient, row.raw.encode()
+        sender, recipient = row.sender, row.recipient
+        crlf = row.raw.encode().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        raw = await composing.sign_service_mail(session, runtime.settings, crlf)
     try:
         async with relay_pool().connection(config) as client:
             results = await relay.send_bulk(
