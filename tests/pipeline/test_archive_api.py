@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import mailbox
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.models import ListRole, MailingList, Subscriber
+from oak_maillist.api.v1.archive import MAX_NESTING
+from oak_maillist.db.types import utcnow
+from oak_maillist.models import ListRole, MailingList, Message, Subscriber, Thread
 from oak_maillist.runtime import Runtime
 from tests.factories import login, make_domain, make_list, make_user
 from tests.pipeline.conftest import MailService, message
@@ -200,3 +203,41 @@ async def test_who_may_read_the_archive(
     closed = await client.get(url, headers=member)
     assert closed.status_code == 404
     assert closed.json()["error"]["code"] == "archive_disabled"
+
+
+async def test_a_reply_chain_deeper_than_json_nests_is_served_whole(
+    dev: MailingList, db: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    """A long back-and-forth nests each reply under the last: 1,200 deep. The tree nests
+    MAX_NESTING levels, then lists the rest in reading order, each naming its parent."""
+    thread = Thread(list_id=dev.id, subject="Ping", message_count=1200)
+    db.add(thread)
+    await db.flush()
+    rows = [
+        Message(list_id=dev.id, thread_id=thread.id, subject="Re: Ping", message_id=f"{n}@x",
+                message_id_hash=f"{n:064d}", received_at=utcnow())
+        for n in range(1200)
+    ]  # fmt: skip
+    db.add_all(rows)
+    await db.flush()
+    for parent, child in itertools.pairwise(rows):
+        child.parent_id = parent.id
+    await db.commit()
+
+    response = await client.get(f"/api/v1/lists/{dev.id}/threads/{thread.id}")
+    assert response.status_code == 200
+    [root] = response.json()["roots"]
+    nested, node = [], root
+    while True:
+        nested.append(node)
+        if len(node["children"]) != 1:
+            break
+        node = node["children"][0]
+    # levels 0 to MAX_NESTING - 2 hold one reply each; the last level holds all the rest
+    assert len(nested) == MAX_NESTING - 1
+    flat = node["children"]
+    assert [n["children"] for n in flat] == [[]] * len(flat)
+    everyone = nested + flat
+    assert [n["id"] for n in everyone] == [row.id for row in rows]
+    assert [n["depth"] for n in everyone] == list(range(1200))
+    assert [n["parent_id"] for n in everyone] == [None] + [row.id for row in rows[:-1]]

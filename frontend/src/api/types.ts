@@ -357,6 +357,8 @@ export interface Thread {
 
 export interface ThreadNode {
   id: number
+  // the post it answers; past the server's nesting limit a reply is listed under an ancestor
+  parent_id: number | null
   subject: string
   sender_email: string
   sender_name: string

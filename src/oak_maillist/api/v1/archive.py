@@ -204,17 +204,35 @@ async def list_threads(mlist: ArchiveList, session: SessionDep, page: PageDep) -
     return Page(items=items, total=total, page=page.page, per_page=page.per_page)
 
 
-def _node(node: archive_reading.Node) -> ThreadNodeOut:
-    message = node.message
-    return ThreadNodeOut(
-        id=message.id,
-        subject=message.subject,
-        sender_email=message.sender_email,
-        sender_name=message.sender_name,
-        date=message.date or message.received_at,
-        depth=node.depth,
-        children=[_node(child) for child in node.children],
-    )
+# JSON nests replies no deeper than this (the serialiser gives up near 255 levels, and a long
+# back-and-forth nests thousands deep): replies further down are listed under their ancestor
+# at this depth, in reading order, each with its true `depth` and `parent_id`.
+MAX_NESTING = 64
+
+
+def _tree_out(roots: list[archive_reading.Node]) -> list[ThreadNodeOut]:
+    """The thread's trees for JSON, built without recursion, nesting at most MAX_NESTING deep."""
+    out: list[ThreadNodeOut] = []
+    stack = [(root, out, 0) for root in reversed(roots)]
+    while stack:
+        node, siblings, level = stack.pop()
+        message = node.message
+        item = ThreadNodeOut(
+            id=message.id,
+            parent_id=message.parent_id if node.depth else None,
+            subject=message.subject,
+            sender_email=message.sender_email,
+            sender_name=message.sender_name,
+            date=message.date or message.received_at,
+            depth=node.depth,
+            children=[],
+        )
+        siblings.append(item)
+        below, next_level = (
+            (item.children, level + 1) if level < MAX_NESTING - 1 else (siblings, level)
+        )
+        stack.extend((child, below, next_level) for child in reversed(node.children))
+    return out
 
 
 @router.get("/threads/{thread_id}", openapi_extra=OPTIONAL_AUTH)
@@ -222,7 +240,7 @@ async def get_thread(mlist: ArchiveList, thread_id: IdPath, session: SessionDep)
     """One thread as a tree of posts (siblings in date order)."""
     thread = await archive_reading.get_thread(session, mlist.id, thread_id)
     roots = await archive_reading.thread_tree(session, thread)
-    return ThreadTreeOut(**_thread_out(thread), roots=[_node(root) for root in roots])
+    return ThreadTreeOut(**_thread_out(thread), roots=_tree_out(roots))
 
 
 def _mbox_response(body: Any, filename: str) -> StreamingResponse:

@@ -63,6 +63,9 @@ class ThreadOut(BaseModel):
 
 class ThreadNodeOut(BaseModel):
     id: int
+    # The post it answers (None for a root); deeper than the nesting limit, a reply is listed
+    # under an ancestor rather than its parent, and this names the parent.
+    parent_id: int | None = None
     subject: str
     sender_email: str
     sender_name: str
