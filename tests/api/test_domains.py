@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import ActivityLog, Domain, SystemRole
 from oak_maillist.runtime import Runtime
-from oak_maillist.services import domains
+from oak_maillist.services import domain_keys
 from tests.factories import login, make_list, make_user
 
 MESSAGE = (
@@ -52,7 +52,7 @@ async def _private_key(runtime: Runtime, domain_id: int) -> str:
     async with runtime.sessionmaker() as session:
         domain = await session.get(Domain, domain_id)
         assert domain is not None
-        key = domains.dkim_private_key(domain, runtime.settings)
+        key = domain_keys.dkim_private_key(domain, runtime.settings)
     assert key is not None
     return key
 
@@ -202,7 +202,7 @@ def _dkim_records(body: dict[str, Any]) -> dict[str, dict[str, str]]:
 async def _ed25519_key(runtime: Runtime, domain_id: int) -> str:
     async with runtime.sessionmaker() as session:
         domain = await session.get_one(Domain, domain_id)
-        keys = domains.dkim_signing_keys(domain, runtime.settings)
+        keys = domain_keys.dkim_signing_keys(domain, runtime.settings)
     assert [key.algorithm for key in keys] == ["rsa-sha256", "ed25519-sha256"]
     return keys[1].private_key
 
@@ -239,7 +239,7 @@ async def test_an_ed25519_signature_beside_rsa_adds_its_record_and_can_be_turned
     assert sorted(_dkim_records(off)) == ["oak"]
     async with runtime.sessionmaker() as session:
         domain = await session.get_one(Domain, domain_id)
-        assert len(domains.dkim_signing_keys(domain, runtime.settings)) == 1
+        assert len(domain_keys.dkim_signing_keys(domain, runtime.settings)) == 1
     # On again: the same key, so the record already published still holds.
     on = (await client.patch(url, headers=admin, json={"dkim_ed25519_enabled": True})).json()
     assert _dkim_records(on)["oak-ed"] == records["oak-ed"]
@@ -247,7 +247,7 @@ async def test_an_ed25519_signature_beside_rsa_adds_its_record_and_can_be_turned
     await client.patch(url, headers=admin, json={"dkim_enabled": False})
     async with runtime.sessionmaker() as session:
         domain = await session.get_one(Domain, domain_id)
-        assert domains.dkim_signing_keys(domain, runtime.settings) == []
+        assert domain_keys.dkim_signing_keys(domain, runtime.settings) == []
 
 
 async def test_an_imported_ed25519_key_signs_beside_rsa(

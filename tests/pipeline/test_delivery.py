@@ -17,7 +17,7 @@ from oak_maillist.db.types import utcnow
 from oak_maillist.mail import verp
 from oak_maillist.models import Bounce, Delivery, Domain, ListRole, MailingList, Subscriber
 from oak_maillist.runtime import Runtime
-from oak_maillist.services import composing, domains
+from oak_maillist.services import composing, domain_keys, domains
 from oak_maillist.services.activity import Origin
 from oak_maillist.tasks import queue
 from oak_maillist.tasks.jobs import delivery as delivery_jobs
@@ -288,9 +288,9 @@ async def test_a_dual_signing_domain_signs_each_copy_with_rsa_and_ed25519(
     await db.execute(update(MailingList).where(MailingList.id == dev.id).values(footer=footer))
     domain = await db.get(Domain, dev.domain_id)
     assert domain is not None
-    await domains.replace_dkim_key(
+    await domain_keys.replace_dkim_key(
         db, domain, settings=mail_service.runtime.settings, actor_id=None, origin=Origin(),
-        selector="ed2026", slot=domains.KeySlot.ED25519,
+        selector="ed2026", slot=domain_keys.KeySlot.ED25519,
     )  # fmt: skip
     await db.commit()
     await mail_service.deliver(

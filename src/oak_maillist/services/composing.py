@@ -23,7 +23,7 @@ from oak_maillist.delivery.dkim import BodyPrefix, Signer, sign_all
 from oak_maillist.mail.dkim_keys import Algorithm
 from oak_maillist.mail.verp import encode as verp_address
 from oak_maillist.models import Domain, InboundMessage, MailingList, Message
-from oak_maillist.services import archive, crypto, domains, links, subscriptions
+from oak_maillist.services import archive, crypto, domain_keys, links, subscriptions
 from oak_maillist.services.distribution import Claimed
 
 VERP_PURPOSE = "verp"
@@ -91,7 +91,7 @@ async def compose_post(
     prepared = compose.prepare(raw, ctx)
     signers = tuple(
         _signer(key.selector, domain.name, key.private_key, key.algorithm)
-        for key in domains.dkim_signing_keys(domain, settings)
+        for key in domain_keys.dkim_signing_keys(domain, settings)
     )
     # One body hash serves every signer: same canonicalisation, SHA-256 for both algorithms.
     # The main (RSA) signature goes on top: a verifier that reads only the first one (dkimpy's
@@ -127,7 +127,7 @@ async def sign_service_mail(session: AsyncSession, settings: Settings, data: byt
         return data
     signers = [
         _signer(key.selector, domain.name, key.private_key, key.algorithm)
-        for key in domains.dkim_signing_keys(domain, settings)
+        for key in domain_keys.dkim_signing_keys(domain, settings)
     ]
     return sign_all(signers, data) + data if signers else data
 

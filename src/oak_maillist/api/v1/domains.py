@@ -15,8 +15,11 @@ from oak_maillist.api.v1.schemas.domains import (
     DomainUpdate,
 )
 from oak_maillist.config import Settings
+from oak_maillist.mail.dkim_keys import Algorithm
 from oak_maillist.models import Domain
-from oak_maillist.services import domains
+from oak_maillist.services import domain_keys, domains
+from oak_maillist.services.activity import Origin
+from oak_maillist.services.domain_keys import KeySlot
 
 router = APIRouter(prefix="/domains", tags=["domains"])
 
@@ -120,18 +123,9 @@ async def replace_dkim_key(
     origin: OriginDep,
 ) -> DomainOut:
     """Generate (RSA 2048 or Ed25519) or import a DKIM key; the private key is never returned."""
-    domain = await domains.get_domain(session, domain_id)
-    await domains.replace_dkim_key(
-        session,
-        domain,
-        settings=settings,
-        actor_id=admin.user.id,
-        origin=origin,
-        algorithm=body.algorithm,
-        private_key_pem=body.private_key_pem,
-        selector=body.selector,
+    return await _replace_key(
+        session, settings, domain_id, body, admin.user.id, origin, algorithm=body.algorithm
     )
-    return await _answer(session, domain, settings)
 
 
 @router.post("/{domain_id}/dkim/ed25519")
@@ -145,16 +139,33 @@ async def replace_dkim_ed25519_key(
 ) -> DomainOut:
     """Sign with an Ed25519 key beside the RSA main key (RFC 8463 §3): generate or import it.
     Turn that signature off and on again with PATCH `dkim_ed25519_enabled`."""
+    return await _replace_key(
+        session, settings, domain_id, body, admin.user.id, origin, slot=KeySlot.ED25519
+    )
+
+
+async def _replace_key(
+    session: AsyncSession,
+    settings: Settings,
+    domain_id: int,
+    body: DkimKeyIn | DkimEd25519KeyIn,
+    actor_id: int,
+    origin: Origin,
+    *,
+    algorithm: Algorithm | None = None,
+    slot: KeySlot = KeySlot.MAIN,
+) -> DomainOut:
     domain = await domains.get_domain(session, domain_id)
-    await domains.replace_dkim_key(
+    await domain_keys.replace_dkim_key(
         session,
         domain,
         settings=settings,
-        actor_id=admin.user.id,
+        actor_id=actor_id,
         origin=origin,
+        algorithm=algorithm,
         private_key_pem=body.private_key_pem,
         selector=body.selector,
-        slot=domains.KeySlot.ED25519,
+        slot=slot,
     )
     return await _answer(session, domain, settings)
 
