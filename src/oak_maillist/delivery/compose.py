@@ -9,22 +9,23 @@ keep their original bytes; MIME parts we do not touch keep theirs too (8-bit par
 
 from __future__ import annotations
 
-import base64
-import codecs
 import enum
-import html
-import quopri
 import re
 import secrets
 from dataclasses import dataclass
-from email.generator import BytesGenerator
 from email.header import Header
 from email.headerregistry import Address as HeaderAddress
-from email.message import EmailMessage, Message
-from email.parser import BytesParser
-from email.policy import SMTP
-from io import BytesIO
+from email.message import Message
 
+from oak_maillist.delivery.footer import Footer, add_footer, footer_part
+from oak_maillist.delivery.mime import (
+    field_name,
+    flatten,
+    header_field,
+    multipart,
+    parse,
+    split_fields,
+)
 from oak_maillist.mail.headers import header_addresses, header_text
 
 # Fields that must not pass through (Return-Path is the receiver's to add, RFC 5321 §4.4; Bcc
@@ -48,15 +49,8 @@ WRAP_KEEPS = frozenset(
      b"references"}
 )  # fmt: skip
 FOOTER_UNSUBSCRIBE = "{unsubscribe_url}"  # in ListContext.footer: the recipient's own link
-# Untouched fields are re-emitted as they came; new parts may be 8-bit (we only add 8-bit where
-# the part already was).
-_POLICY = SMTP.clone(refold_source="none", cte_type="8bit")
-_FIELD_NAME = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 _DKIM_DOMAIN = re.compile(rb"(?:^|;)\s*d\s*=\s*([^;\s]+)")
 _URL_UNSAFE = re.compile(r"[\s<>\"\x00-\x1f\x7f]")
-_URL = re.compile(r"https?://[^\s<>\"]+")
-_HTML_END = (re.compile(rb"</body\s*>", re.IGNORECASE), re.compile(rb"</html\s*>", re.IGNORECASE))
-_TRANSFER_ENCODINGS = frozenset({"7bit", "8bit", "binary", "quoted-printable", "base64"})
 
 
 class ReplyTo(enum.StrEnum):
@@ -122,10 +116,10 @@ class Prepared:
 def prepare(raw: bytes, ctx: ListContext) -> Prepared:
     """Decorate one post for the list; the per-recipient fields are left to `for_recipient`."""
     if FOOTER_UNSUBSCRIBE not in ctx.footer:
-        head, body, _ = _compose(raw, ctx, _Footer(ctx.footer))
+        head, body, _ = _compose(raw, ctx, Footer(ctx.footer))
         return Prepared(head, body, ctx)
     marker = f"oaklink{secrets.token_hex(10)}"
-    footer = _Footer(ctx.footer.replace(FOOTER_UNSUBSCRIBE, marker), marker)
+    footer = Footer(ctx.footer.replace(FOOTER_UNSUBSCRIBE, marker), marker)
     head, body, spliceable = _compose(raw, ctx, footer)
     pieces = tuple(body.split(marker.encode("ascii")))
     if not spliceable or len(pieces) < 2:  # the link sits in an encoded part: rebuild per rcpt
@@ -152,34 +146,10 @@ def for_recipient(prepared: Prepared, rc: RecipientContext) -> bytes:
         body = rc.unsubscribe_url.encode("ascii").join(prepared.link_pieces)
     elif prepared.raw:
         text = prepared.ctx.footer.replace(FOOTER_UNSUBSCRIBE, rc.unsubscribe_url)
-        body = _compose(prepared.raw, prepared.ctx, _Footer(text))[1]
+        body = _compose(prepared.raw, prepared.ctx, Footer(text))[1]
     else:
         body = prepared.body
     return b"".join((prepared.head, fields, body))
-
-
-def split_fields(message: bytes) -> tuple[list[bytes], bytes]:
-    """Header fields (each with its folded lines and CRLF) and the body after the blank line."""
-    end = message.find(b"\r\n\r\n")
-    head, body = (message + b"\r\n", b"") if end < 0 else (message[: end + 2], message[end + 4 :])
-    fields: list[bytes] = []
-    for line in head.split(b"\r\n")[:-1]:
-        if line[:1] in (b" ", b"\t") and fields:
-            # A folded line of only white space (obsolete syntax) ends the header block for
-            # most parsers, which would push every field after it into the body: drop it.
-            if line.strip(b" \t"):
-                fields[-1] += line + b"\r\n"
-        elif match := _FIELD_NAME.match(line):
-            # "Name :" (obsolete syntax) becomes "Name:", which every parser reads as a field.
-            fields.append(match.group(1) + b":" + line[match.end() :] + b"\r\n")
-        # anything else (an mbox "From " line, garbage) is not a header field: dropped
-    return fields, body
-
-
-def field_name(raw_field: bytes) -> bytes:
-    """The lowercased name of one raw header field."""
-    match = _FIELD_NAME.match(raw_field)
-    return match.group(1).lower() if match else b""
 
 
 def _check_url(url: str) -> None:
@@ -187,37 +157,15 @@ def _check_url(url: str) -> None:
         raise ValueError("unsubscribe links must be ASCII without spaces, quotes or brackets")
 
 
-class _Footer:
-    """The footer text and, when personalised, the marker standing for the link."""
-
-    def __init__(self, text: str, marker: str = "") -> None:
-        self.text = text.replace("\r\n", "\n").strip("\n")
-        self.marker = marker
-        self.spliceable = True  # False once the marker went into an encoded (QP/base64) part
-
-    def encoded_into(self, transfer_encoding: str, data: bytes) -> None:
-        if self.marker and transfer_encoding in ("quoted-printable", "base64"):
-            self.spliceable = self.spliceable and self.marker.encode() not in data
-
-    def as_html(self) -> str:
-        escaped = html.escape(self.text)
-        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
-        if self.marker:
-            linked = linked.replace(self.marker, f'<a href="{self.marker}">{self.marker}</a>')
-        return (
-            f'\n<div class="list-footer"><hr>\n{linked.replace(chr(10), "<br>" + chr(10))}</div>\n'
-        )
-
-
-def _compose(raw: bytes, ctx: ListContext, footer: _Footer) -> tuple[bytes, bytes, bool]:
+def _compose(raw: bytes, ctx: ListContext, footer: Footer) -> tuple[bytes, bytes, bool]:
     message = re.sub(rb"\r?\n", b"\r\n", raw)
     original_fields, _ = split_fields(message)
     if ctx.dmarc is DmarcAction.WRAP:
         message = _wrap_rfc822(original_fields, message, footer)
     elif footer.text:
-        message = _add_footer(message, footer)
+        message = add_footer(message, footer)
     fields, body = split_fields(message)
-    poster = _parse(b"".join(original_fields) + b"\r\n")
+    poster = parse(b"".join(original_fields) + b"\r\n")
     fields = [f for f in fields if not _dropped(f, ctx)]
     fields = _with_subject(fields, ctx)
     fields = _with_reply(fields, ctx, poster)
@@ -251,7 +199,7 @@ def _with_subject(fields: list[bytes], ctx: ListContext) -> list[bytes]:
     index = next((i for i, f in enumerate(fields) if field_name(f) == b"subject"), None)
     if index is None:
         return [*fields, header_field("Subject", f"{prefix} (no subject)")]
-    parsed = _parse(fields[index] + b"\r\n")
+    parsed = parse(fields[index] + b"\r\n")
     if prefix.casefold() in header_text(parsed, "Subject").casefold():
         return fields  # "Re: [dev] topic" keeps its one prefix
     value = fields[index].partition(b":")[2].lstrip(b" \t")
@@ -317,161 +265,7 @@ def _list_fields(ctx: ListContext) -> list[bytes]:
     return fields
 
 
-def header_field(name: str, value: str) -> bytes:
-    """One header field, folded, non-ASCII as RFC 2047 encoded words (7-bit safe)."""
-    folded: str = SMTP.fold(name, SMTP.header_factory(name, value))
-    return folded.encode("ascii")
-
-
-# --- the footer ---------------------------------------------------------------------------
-
-
-def _add_footer(message: bytes, footer: _Footer) -> bytes:
-    """The footer in the body text where the structure allows it, else beside it."""
-    try:
-        tree = _parse(message)
-        targets = _targets(tree)
-        if targets is None and tree.get_content_type() == "multipart/mixed" and tree.is_multipart():
-            tree.attach(_footer_part(footer))
-            return _flatten(tree)
-        if targets and all(_append(part, footer) for part in targets):
-            return _flatten(tree)
-    except Exception:  # noqa: S110 - a part we cannot rewrite safely: leave it and wrap instead
-        pass
-    footer.spliceable = True  # nothing of a failed attempt is kept
-    return _wrap_mixed(message, footer)
-
-
-def _targets(node: Message) -> list[Message] | None:
-    """The text parts readers see as the body, or None when there is no such part to edit."""
-    ctype = node.get_content_type()
-    if node.is_multipart():
-        children = [child for child in node.get_payload() if isinstance(child, Message)]
-        if ctype == "multipart/alternative":
-            found = [part for child in children for part in _targets(child) or []]
-            return found or None
-        if ctype in ("multipart/mixed", "multipart/related") and children:
-            return _targets(children[0])  # the first part is the body (RFC 2046 §5.1.3)
-        return None  # signed, encrypted, report, digest ...: never touched (RFC 1847)
-    if ctype in ("text/plain", "text/html") and node.get_content_disposition() != "attachment":
-        return [node]
-    return None
-
-
-def _append(part: Message, footer: _Footer) -> bool:
-    encoding = str(part.get("Content-Transfer-Encoding", "7bit")).strip().lower()
-    charset = part.get_content_charset() or "us-ascii"
-    data = part.get_payload(decode=True)
-    if encoding not in _TRANSFER_ENCODINGS or not isinstance(data, bytes):
-        return False
-    result = _with_footer(data, charset, footer, part.get_content_subtype() == "html")
-    if result is None:
-        return False
-    new, new_charset = result
-    if new_charset != charset:
-        part.set_param("charset", new_charset)
-    if encoding == "7bit" and not new.isascii():
-        encoding = "quoted-printable"  # the part was 7-bit clean: keep it so
-        del part["Content-Transfer-Encoding"]
-        part["Content-Transfer-Encoding"] = encoding
-    footer.encoded_into(encoding, new)
-    if encoding == "base64":
-        part.set_payload(base64.encodebytes(new).decode("ascii"))
-    elif encoding == "quoted-printable":
-        part.set_payload(quopri.encodestring(new.replace(b"\r\n", b"\n")).decode("ascii"))
-    else:
-        part.set_payload(new)
-    return True
-
-
-def _with_footer(
-    data: bytes, charset: str, footer: _Footer, is_html: bool
-) -> tuple[bytes, str] | None:
-    """The part's bytes with the footer added, and the charset they are now in."""
-    try:
-        codec = codecs.lookup(charset).name
-        ascii_compatible = "</body>\n".encode(codec) == b"</body>\n"
-    except (LookupError, UnicodeError):
-        return None
-    nl = b"\r\n" if b"\r\n" in data or b"\n" not in data else b"\n"
-    text = footer.as_html() if is_html else footer.text
-    if ascii_compatible:
-        try:
-            snippet = text.encode(codec, "xmlcharrefreplace" if is_html else "strict")
-            return _insert(data, snippet.replace(b"\n", nl), nl, is_html), charset
-        except UnicodeEncodeError:
-            pass
-    try:  # re-encode the part in UTF-8: the footer does not fit its charset
-        body = data.decode(codec)
-    except UnicodeDecodeError:
-        return None
-    utf8 = body.encode("utf-8")
-    return _insert(utf8, text.encode("utf-8").replace(b"\n", nl), nl, is_html), "utf-8"
-
-
-def _insert(data: bytes, snippet: bytes, nl: bytes, is_html: bool) -> bytes:
-    if is_html:
-        for end in _HTML_END:
-            matches = list(end.finditer(data))
-            if matches:
-                at = matches[-1].start()
-                return data[:at] + snippet + data[at:]
-    ends = data.endswith(nl)
-    core = data if ends or not data else data + nl
-    return core + snippet.strip(b"\r\n") + (nl if ends else b"")
-
-
-def _footer_part(footer: _Footer) -> EmailMessage:
-    part = EmailMessage(policy=_POLICY)
-    encoding = "7bit" if footer.text.isascii() else "quoted-printable"
-    part.set_content(footer.text + "\n", charset="utf-8", cte=encoding, disposition="inline")
-    del part["MIME-Version"]  # a body part, not a message
-    footer.encoded_into(encoding, footer.text.encode())
-    return part
-
-
-def _parse(message: bytes) -> EmailMessage:
-    parsed = BytesParser(policy=_POLICY).parsebytes(message)
-    if not isinstance(parsed, EmailMessage):  # what policy SMTP builds; satisfies the checker
-        raise TypeError(type(parsed).__name__)
-    return parsed
-
-
-def _flatten(message: EmailMessage) -> bytes:
-    out = BytesIO()
-    BytesGenerator(out, mangle_from_=False, policy=_POLICY).flatten(message, unixfrom=False)
-    return out.getvalue()
-
-
-def _boundary(message: bytes) -> str:
-    while True:
-        boundary = f"=_oak_{secrets.token_hex(12)}"
-        if boundary.encode() not in message:
-            return boundary
-
-
-def _multipart(fields: list[bytes], parts: list[bytes], message: bytes) -> bytes:
-    """`fields` over a multipart/mixed body holding `parts` (each headers + blank + body)."""
-    boundary = _boundary(message)
-    delimiter = f"--{boundary}\r\n".encode()
-    head = [*fields, b"MIME-Version: 1.0\r\n"]
-    head.append(f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n'.encode())
-    # The CRLF before each delimiter belongs to the delimiter (RFC 2046 §5.1.1): add one so
-    # every part keeps its last line break.
-    body = b"".join(delimiter + part + b"\r\n" for part in parts)
-    return b"".join(head) + b"\r\n" + body + f"--{boundary}--\r\n".encode()
-
-
-def _wrap_mixed(message: bytes, footer: _Footer) -> bytes:
-    """The original body, untouched with its Content-* fields, then the footer as a part."""
-    fields, body = split_fields(message)
-    content = [f for f in fields if field_name(f).startswith(b"content-")]
-    others = [f for f in fields if f not in content and field_name(f) != b"mime-version"]
-    original = b"".join(content) + b"\r\n" + body
-    return _multipart(others, [original, _flatten(_footer_part(footer))], message)
-
-
-def _wrap_rfc822(fields: list[bytes], message: bytes, footer: _Footer) -> bytes:
+def _wrap_rfc822(fields: list[bytes], message: bytes, footer: Footer) -> bytes:
     """A new message around the original, which travels untouched but for private fields."""
     _, body = split_fields(message)
     inner = b"".join(f for f in fields if field_name(f) not in PRIVATE) + b"\r\n" + body
@@ -480,5 +274,5 @@ def _wrap_rfc822(fields: list[bytes], message: bytes, footer: _Footer) -> bytes:
     attached = b"Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n" + eight_bit
     parts = [attached + b"\r\n" + inner]
     if footer.text:
-        parts.append(_flatten(_footer_part(footer)))
-    return _multipart(outer, parts, message)
+        parts.append(flatten(footer_part(footer)))
+    return multipart(outer, parts, message)

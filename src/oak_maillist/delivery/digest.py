@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from oak_maillist.delivery.compose import header_field
+from oak_maillist.delivery.mime import header_field
 
 # RFC 1153: a line of 70 hyphens ends the preamble, 30 hyphens separate the messages.
 PREAMBLE_END = "-" * 70
