@@ -17,6 +17,7 @@ from tests.web.harness import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     Server,
+    api_until,
     assert_no_unknown_components,
     make_domain,
     make_list,
@@ -314,6 +315,37 @@ def test_a_moderator_sees_where_a_post_was_delivered(
     other = "sent" if status != "sent" else "failed"
     page.get_by_test_id(f"delivery-count-{other}").click()
     expect(page.get_by_test_id("state-empty")).to_contain_text("Nothing matches")
+
+
+def test_an_owner_sends_deferred_deliveries_again(
+    page: Page, server: Server, archive: Archive, admin_token: str
+) -> None:
+    """Nothing listens on the relay port: the post's delivery is deferred, to be tried again
+    later. The button sends it again now."""
+    path = f"/lists/{archive.list_id}/messages/{archive.root_id}/deliveries"
+    before = api_until(
+        server, admin_token, path, lambda r: r["items"] and r["items"][0]["status"] == "deferred"
+    )["items"][0]
+    assert before["status"] == "deferred", before
+    sign_in(
+        page,
+        server,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        f"/lists/{archive.list_id}/archive/{archive.root_id}/deliveries",
+    )
+    expect(page.get_by_test_id("delivery-count-deferred")).to_contain_text("1")
+    page.get_by_test_id("deliveries-retry").click()
+    dialog = page.locator(".el-message-box")
+    expect(dialog).to_contain_text("Send the 1 failed or deferred delivery again now?")
+    dialog.get_by_role("button", name="Send failed again").click()
+    expect(page.locator(".el-message--success")).to_contain_text("1 delivery queued again")
+    # tried again at once (and deferred again: the relay is still not there)
+    after = api_until(
+        server, admin_token, path, lambda r: r["items"][0]["attempts"] > before["attempts"]
+    )["items"][0]
+    assert after["attempts"] > before["attempts"], (before, after)
+    assert page_errors(page) == []
 
 
 def test_the_archive_in_chinese(browser: Browser, server: Server, archive: Archive) -> None:

@@ -47,6 +47,8 @@ export const archiveApi = {
         params: Object.fromEntries(Object.entries(params).filter(([, v]) => v !== '' && v != null)),
       })
     ).data,
+  retryDeliveries: async (listId: number, messageId: number) =>
+    (await client.post<{ queued: number }>(`/lists/${listId}/messages/${messageId}/deliveries/retry`, {})).data,
 }
 
 export const bouncesApi = {
