@@ -64,6 +64,8 @@ class _Run:
     # at a time, the others queue behind it; how long they have found nothing.
     polling: asyncio.Lock = field(default_factory=asyncio.Lock)
     waited: float = 0.0
+    # A bulk list's one signed copy (return path, bytes), made by the first batch.
+    bulk: tuple[str, bytes] | None = None
     sent: int = 0
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -266,7 +268,9 @@ def _envelopes(run: _Run, batch: list[distribution.Claimed]) -> list[relay.Envel
 async def _send_bulk(
     run: _Run, client: aiosmtplib.SMTP, batch: list[distribution.Claimed]
 ) -> list[relay.Result]:
-    sender, data = composing.bulk_envelope(run.outgoing, run.settings)
+    if run.bulk is None:
+        run.bulk = composing.bulk_envelope(run.outgoing, run.settings)
+    sender, data = run.bulk
     answers: dict[str, relay.Result] = {}
     for start in range(0, len(batch), BULK_RECIPIENTS):
         recipients = [row.recipient for row in batch[start : start + BULK_RECIPIENTS]]
