@@ -1,14 +1,16 @@
 """Posts accepted and archived per second over SMTP, and the time to the 250 reply.
 
     .venv/bin/python -m bench.ingest [--db sqlite|postgresql|mysql] [--senders 20]
-        [--small 2000] [--large 300]
+        [--small 2000] [--large 300] [--workers N] [--profile FILE]
 
 Starts `oak-maillist serve --role smtp,worker` on a fresh database (the embedded default:
-in-process jobs), then 20 concurrent SMTP clients, each on its own connection, send 5 KB and
-100 KB posts to a list that takes posts from anyone. Prints, per size: the 250 latency of each
-transaction (p50/p95), accepted posts per second while sending, and archived posts per second
-(from the first send until the last post is in the archive). A baseline in the same run: the
-same clients against a bare aiosmtpd server that only counts messages (the protocol's floor).
+in-process jobs), or with `--workers N` `serve --role smtp` and N `oak-maillist worker`
+processes sharing a Redis broker (processing then has processes of its own). Then 20
+concurrent SMTP clients, each on its own connection, send 5 KB and 100 KB posts to a list
+that takes posts from anyone. Prints, per size: the 250 latency of each transaction
+(p50/p95), accepted posts per second while sending, and archived posts per second (from the
+first send until the last post is in the archive). A baseline in the same run: the same
+clients against a bare aiosmtpd server that only counts messages (the protocol's floor).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from oak_maillist.models import Domain, MailingList, Message
 from oak_maillist.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
+# With --workers: the broker the SMTP process and the worker processes share (a database of
+# its own, emptied before each run).
+WORKER_BROKER = "redis://127.0.0.1:6379/14"
 BASELINE = """
 import asyncio, sys
 from aiosmtpd.smtp import SMTP
@@ -110,8 +115,24 @@ async def _archived(runtime: Runtime, list_id: int) -> int:
         return count or 0
 
 
+async def _empty_broker() -> None:
+    """Nothing left in the benchmark's Redis database by an earlier run (ids of another one)."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(WORKER_BROKER)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
 async def run(
-    url: str, tmp: Path, senders: int, sizes: list[tuple[int, int]], profile: str | None = None
+    url: str,
+    tmp: Path,
+    senders: int,
+    sizes: list[tuple[int, int]],
+    profile: str | None = None,
+    workers: int = 0,
 ) -> None:
     settings = Settings(database=DatabaseSettings(url=url))  # type: ignore[arg-type]
     runtime = Runtime.from_settings(settings)
@@ -139,29 +160,34 @@ async def run(
         "OAK__LOGGING__LEVEL": "warning",
         "CONFIG_DIR": str(REPO / "config"),
     }
+    if workers:
+        env["OAK__QUEUE__BROKER"] = WORKER_BROKER
+        await _empty_broker()
+    command = [sys.executable, "-m", "oak_maillist"]
     service = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
-        [
-            sys.executable,
-            "-m",
-            "oak_maillist",
-            "serve",
-            "--role",
-            "smtp,worker",
-        ],
+        [*command, "serve", "--role", "smtp" if workers else "smtp,worker"],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
     )
+    helpers = [
+        subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
+            [*command, "worker"], env=env, cwd=REPO, stdout=subprocess.DEVNULL
+        )
+        for _ in range(workers)
+    ]
     spy: subprocess.Popen[bytes] | None = None
     try:
         wait_port(base_port, baseline)
         wait_port(smtp_port, service)
+        if workers:
+            await asyncio.sleep(2)  # the workers connect to the broker
         if profile:
             spy = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
                 [
                     str(Path(sys.executable).parent / "py-spy"),
                     *("record", "--pid", str(service.pid), "--format", "raw"),
-                    *("--output", profile, "--nonblocking"),
+                    *("--output", profile, "--nonblocking", "--gil", "--threads"),
                 ],
                 stdout=subprocess.DEVNULL,
             )
@@ -189,10 +215,10 @@ async def run(
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
-        service.terminate()
-        baseline.terminate()
-        service.wait(timeout=30)
-        baseline.wait(timeout=30)
+        for process in [service, baseline, *helpers]:
+            process.terminate()
+        for process in [service, baseline, *helpers]:
+            process.wait(timeout=30)
         await runtime.close()
 
 
@@ -202,7 +228,15 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=20)
     parser.add_argument("--small", type=int, default=2000, help="number of 5 KB posts")
     parser.add_argument("--large", type=int, default=300, help="number of 100 KB posts")
-    parser.add_argument("--profile", help="record the service with py-spy into this file")
+    parser.add_argument(
+        "--profile", help="record the service with py-spy (threads holding the GIL) into this file"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="worker processes beside `serve --role smtp` (Redis broker); 0: one process",
+    )
     args = parser.parse_args()
     from tests.databases import create_database, drop_database, unique_name
 
@@ -218,6 +252,7 @@ def main() -> None:
                     args.senders,
                     [(args.small, 5 * 1024), (args.large, 100 * 1024)],
                     args.profile,
+                    args.workers,
                 )
             )
         finally:

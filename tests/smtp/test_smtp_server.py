@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import IncomingSmtpSettings, SmtpSettings
-from oak_maillist.models import InboundMessage
+from oak_maillist.models import Domain, InboundMessage, MailingList
 from oak_maillist.runtime import Runtime
 from oak_maillist.smtp.server import bound_port, start_servers, stop_servers
 from tests.factories import make_domain, make_list
@@ -241,3 +241,38 @@ async def test_a_client_over_its_rate_gets_a_temporary_refusal(
         (250, b"2.1.0 Sender OK"),
         (450, b"4.7.1 Too many messages from your address; try again later"),
     ]
+
+
+async def test_rcpt_remembers_lists_found_for_a_moment_and_unknown_ones_not_at_all(
+    runtime: Runtime, db: AsyncSession, lists: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oak_maillist.smtp import handler
+
+    servers, port = await _serve(runtime)
+    try:
+
+        def rcpt(address: str) -> int:
+            with _client(port) as client:
+                client.ehlo("client.example.com")
+                client.mail("alice@example.com")
+                return client.rcpt(address)[0]
+
+        assert await asyncio.to_thread(rcpt, "new@lists.example.org") == 550
+        domain = await db.scalar(select(Domain).where(Domain.name == "lists.example.org"))
+        assert domain is not None
+        dev = await db.scalar(select(MailingList).where(MailingList.local_part == "dev"))
+        assert dev is not None
+        await make_list(db, domain, "new")
+        await db.commit()
+        # an unknown address is asked anew: the new list takes mail at once
+        assert await asyncio.to_thread(rcpt, "new@lists.example.org") == 250
+        assert await asyncio.to_thread(rcpt, "dev@lists.example.org") == 250
+        dev.is_active = False
+        await db.commit()
+        # the answer found a moment ago still holds (processing checks the list again) ...
+        assert await asyncio.to_thread(rcpt, "dev@lists.example.org") == 250
+        # ... until it is older than the time it is kept
+        monkeypatch.setattr(handler, "RECIPIENT_TTL_SECONDS", 0.0)
+        assert await asyncio.to_thread(rcpt, "dev@lists.example.org") == 550
+    finally:
+        await stop_servers(servers)

@@ -58,3 +58,45 @@ async def test_a_transaction_inside_another_fails_as_sqlite_would(
     # the outer transaction's turn was given back
     async with transaction(scratch.sessionmaker) as session:
         await session.execute(text("INSERT INTO t VALUES (2)"))
+
+
+async def test_an_urgent_writer_goes_before_waiting_background_writers(scratch: Runtime) -> None:
+    order: list[str] = []
+    holding = asyncio.Event()
+    release = asyncio.Event()
+
+    async def writer(name: str, *, urgent: bool = False) -> None:
+        async with transaction(scratch.sessionmaker, urgent=urgent) as session:
+            order.append(name)
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+            if name == "first":
+                holding.set()
+                await release.wait()
+
+    first = asyncio.create_task(writer("first"))
+    await holding.wait()
+    background = [asyncio.create_task(writer(f"background {n}")) for n in (1, 2)]
+    await asyncio.sleep(0.05)  # both queue behind the first
+    edge = asyncio.create_task(writer("edge", urgent=True))
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(first, edge, *background)
+    assert order == ["first", "edge", "background 1", "background 2"]
+
+
+async def test_a_waiter_that_gives_up_passes_its_turn_on(scratch: Runtime) -> None:
+    queue = engine.writer_queue(scratch.engine)
+    assert queue is not None
+    await queue.acquire()
+    quitter = asyncio.create_task(queue.acquire(urgent=True))
+    patient = asyncio.create_task(queue.acquire())
+    await asyncio.sleep(0.01)
+    assert queue.urgent_waiting
+    quitter.cancel()
+    await asyncio.sleep(0.01)
+    assert not queue.urgent_waiting
+    queue.release()  # the cancelled waiter is skipped: the patient one gets the turn
+    await asyncio.wait_for(patient, 1)
+    queue.release()
+    async with transaction(scratch.sessionmaker) as session:  # and the queue is free again
+        await session.execute(text("INSERT INTO t VALUES (3)"))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -78,7 +79,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     backend = url.get_backend_name()
     options: dict[str, Any] = {"pool_pre_ping": backend != "sqlite"}
     if backend == "sqlite":
-        options.update(_sqlite_options(url))
+        options.update(_sqlite_options(url, settings))
     else:
         # Up to max_connections stay open once made. SQLAlchemy closes an "overflow"
         # connection as soon as it is returned, so a pool of min_connections plus overflow
@@ -100,12 +101,19 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     return engine
 
 
-def _sqlite_options(url: URL) -> dict[str, Any]:
+def _sqlite_options(url: URL, settings: DatabaseSettings) -> dict[str, Any]:
     if not url.database:
         # One shared connection, or every session would see its own empty database.
         return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    # As for the servers: connections stay open once made (each is a thread, an open file
+    # and its pragmas; SQLAlchemy would close an "overflow" one as soon as it is returned).
+    return {
+        "pool_size": settings.max_connections,
+        "max_overflow": 0,
+        "pool_timeout": settings.connect_timeout,
+        "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    }
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -144,20 +152,22 @@ async def warm_pool(engine: AsyncEngine, count: int) -> None:
 
 @asynccontextmanager
 async def transaction(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], *, urgent: bool = False
 ) -> AsyncIterator[AsyncSession]:
     """A session whose work commits on success and rolls back on error.
 
     On SQLite it holds the write lock from the start (see `_sqlite_begin`): use it for work
-    that writes, and keep it short. The process's own writers queue for it on an asyncio lock
-    first: SQLite lets one writer in at a time anyway, and a writer that finds it locked
-    sleeps in SQLite's busy handler (milliseconds at a time) while the lock may long be free.
+    that writes, and keep it short. The process's own writers queue for it first: SQLite lets
+    one writer in at a time anyway, and a writer that finds it locked sleeps in SQLite's busy
+    handler (milliseconds at a time) while the lock may long be free. An `urgent` writer
+    (someone waits for its answer, like an SMTP client for its 250) goes before the others
+    in that queue.
     """
     bind = sessionmaker.kw.get("bind")
     queue = _writers(bind) if isinstance(bind, AsyncEngine) else None
     async with contextlib.AsyncExitStack() as stack:
         if queue is not None:
-            await _wait_turn(queue)
+            await _wait_turn(queue, urgent=urgent)
             stack.callback(queue.release)
         session = await stack.enter_async_context(sessionmaker())
         async with session.begin():
@@ -165,29 +175,71 @@ async def transaction(
             yield session
 
 
+class WriterQueue:
+    """One writer at a time, urgent ones first, each kind in the order it came."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._other: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def urgent_waiting(self) -> bool:
+        """Whether an urgent writer waits for its turn (a long writer may then give way)."""
+        return any(not future.done() for future in self._urgent)
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._busy and not self._urgent and not self._other:
+            self._busy = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._other).append(future)
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled():
+                self.release()  # the turn came as the waiter was cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        """Hand the turn to the next waiter (urgent first), or free it."""
+        for waiting in (self._urgent, self._other):
+            while waiting:
+                future = waiting.popleft()
+                if not future.done():
+                    future.set_result(None)
+                    return
+        self._busy = False
+
+
 # One queue of writers per SQLite engine and event loop (tests run several loops).
-_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Lock]] = (
+_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, WriterQueue]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-async def _wait_turn(queue: asyncio.Lock) -> None:
+async def _wait_turn(queue: WriterQueue, *, urgent: bool) -> None:
     """As long as SQLite itself would wait for a writer, then "database is locked" as it would
     say (a transaction opened inside another would otherwise wait for ever)."""
     try:
         async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
-            await queue.acquire()
+            await queue.acquire(urgent=urgent)
     except TimeoutError:
         raise OperationalError(
             "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
         ) from None
 
 
-def _writers(engine: AsyncEngine) -> asyncio.Lock | None:
+def writer_queue(engine: AsyncEngine) -> WriterQueue | None:
+    """This process's queue of SQLite writers for `engine` (None on other databases)."""
+    return _writers(engine)
+
+
+def _writers(engine: AsyncEngine) -> WriterQueue | None:
     if engine.dialect.name != "sqlite":
         return None
-    locks = _WRITERS.setdefault(asyncio.get_running_loop(), {})
-    return locks.setdefault(id(engine.sync_engine), asyncio.Lock())
+    queues = _WRITERS.setdefault(asyncio.get_running_loop(), {})
+    return queues.setdefault(id(engine.sync_engine), WriterQueue())
 
 
 async def take_write_lock(session: AsyncSession) -> None:

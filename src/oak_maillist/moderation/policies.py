@@ -68,8 +68,16 @@ def first_match(policies: Sequence[SenderPolicy], addresses: Iterable[str]) -> S
     return None
 
 
+# A session whose info holds this key (a dict) keeps each list's rules once read: processing
+# a batch of posts in one transaction reads them once (see services.processing.prepare).
+MEMO = "oak_sender_policies"
+
+
 async def effective(session: AsyncSession, list_id: int) -> list[SenderPolicy]:
     """The rules a post to `list_id` meets: the list's own by position, then the global ones."""
+    memo: dict[int, list[SenderPolicy]] | None = session.info.get(MEMO)
+    if memo is not None and list_id in memo:
+        return memo[list_id]
     rows = (
         await session.scalars(
             select(SenderPolicy)
@@ -77,4 +85,6 @@ async def effective(session: AsyncSession, list_id: int) -> list[SenderPolicy]:
             .order_by(SenderPolicy.list_id.is_(None), SenderPolicy.position, SenderPolicy.id)
         )
     ).all()
+    if memo is not None:
+        memo[list_id] = list(rows)
     return list(rows)

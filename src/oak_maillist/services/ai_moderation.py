@@ -194,11 +194,27 @@ async def lists_to_score(
     return wanted
 
 
+async def _any_list_screens(session: AsyncSession, row: InboundMessage) -> bool:
+    """Whether a list this message is posted to has AI moderation on."""
+    for address in row.recipients:
+        recipient = await inbound.resolve_recipient(session, address)
+        if recipient.list_id is None or recipient.address is None:
+            continue
+        if recipient.address.role is not Role.POST:
+            continue
+        mlist = await session.get(MailingList, recipient.list_id)
+        if mlist is not None and mlist.ai_moderation_enabled:
+            return True
+    return False
+
+
 async def needs_scoring(
     session: AsyncSession, settings: Settings, row: InboundMessage, parsed: ParsedMessage
 ) -> bool:
     """Whether the message must wait for the score job before the chain runs; if so, the job
     is handed the message when the caller's transaction commits."""
+    if not await _any_list_screens(session, row):
+        return False  # the run-time configuration need not even be read
     config = await effective_config(session, settings)
     if not await lists_to_score(session, config, row, parsed):
         return False

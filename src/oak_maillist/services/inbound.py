@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -41,7 +41,13 @@ class Recipient:
 
 
 async def resolve_recipient(session: AsyncSession, address: str) -> Recipient:
-    """Find the list behind `address`, preferring the most literal reading."""
+    """Find the list behind `address`, preferring the most literal reading.
+
+    Within a session that `preload_recipients` prepared, the answer comes from memory.
+    """
+    known: dict[str, Recipient] | None = session.info.get(_RECIPIENTS)
+    if known is not None and address in known:
+        return known[address]
     readings = candidate_readings(address)
     if not readings:
         return Recipient(RecipientStatus.UNKNOWN)
@@ -61,7 +67,14 @@ async def resolve_recipient(session: AsyncSession, address: str) -> Recipient:
             )
         )
     ).all()
-    by_local = {row[1]: row for row in rows}
+    return _pick(readings, {row[1]: (row[0], row[1], row[2], row[3], row[4]) for row in rows})
+
+
+# id, local part, list active, max message size, domain active
+_ListRow = tuple[int, str, bool, int | None, bool]
+
+
+def _pick(readings: Sequence[ListAddress], by_local: dict[str, _ListRow]) -> Recipient:
     for reading in readings:
         row = by_local.get(reading.local_part)
         if row is None:
@@ -71,6 +84,52 @@ async def resolve_recipient(session: AsyncSession, address: str) -> Recipient:
             return Recipient(RecipientStatus.INACTIVE, reading, list_id)
         return Recipient(RecipientStatus.OK, reading, list_id, max_size)
     return Recipient(RecipientStatus.UNKNOWN)
+
+
+_RECIPIENTS = "oak_recipients"
+_LOADED = "oak_loaded"
+
+
+async def preload_recipients(session: AsyncSession, addresses: Iterable[str]) -> None:
+    """Resolve many addresses with one query, for the rest of the session's transaction.
+
+    The lists and domains found are loaded whole, so `session.get` finds them in memory too.
+    """
+    known: dict[str, Recipient] = session.info.setdefault(_RECIPIENTS, {})
+    wanted = {address: candidate_readings(address) for address in addresses}
+    wanted = {address: readings for address, readings in wanted.items() if address not in known}
+    domains = {readings[0].domain for readings in wanted.values() if readings}
+    locals_ = {reading.local_part for readings in wanted.values() for reading in readings}
+    found: dict[tuple[str, str], _ListRow] = {}
+    # The identity map holds objects weakly: keep them, or session.get would load them again.
+    loaded: list[object] = session.info.setdefault(_LOADED, [])
+    if domains:
+        for mlist, domain in (
+            await session.execute(
+                select(MailingList, Domain)
+                .join(Domain, Domain.id == MailingList.domain_id)
+                .where(Domain.name.in_(domains), MailingList.local_part.in_(locals_))
+            )
+        ).all():
+            loaded += (mlist, domain)
+            found[(domain.name.lower(), mlist.local_part)] = (
+                mlist.id,
+                mlist.local_part,
+                mlist.is_active,
+                mlist.max_message_size,
+                domain.is_active,
+            )
+    for address, readings in wanted.items():
+        if not readings:
+            known[address] = Recipient(RecipientStatus.UNKNOWN)
+            continue
+        domain_name = readings[0].domain
+        by_local = {
+            reading.local_part: found[(domain_name, reading.local_part)]
+            for reading in readings
+            if (domain_name, reading.local_part) in found
+        }
+        known[address] = _pick(readings, by_local)
 
 
 @dataclass(frozen=True)
@@ -193,19 +252,32 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 
 
 async def claim(session: AsyncSession, inbound_ids: Sequence[int], *, lease: timedelta) -> set[int]:
-    """Take stored messages for processing unless another worker holds them (compare-and-set,
-    one statement each: which of them this worker got is each one's row count)."""
+    """Take stored messages for processing unless another worker holds them (compare-and-set:
+    which of them this worker got is what the statement returns, or on MariaDB, which cannot
+    return rows from an UPDATE, each one's row count)."""
+    if not inbound_ids:
+        return set()
     now = utcnow()
+    values = {
+        "status": InboundStatus.PROCESSING,
+        "lease_until": now + lease,
+        "attempts": InboundMessage.attempts + 1,
+    }
+    if session.get_bind().dialect.update_returning:
+        result = await session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id.in_(inbound_ids), _claimable(now))
+            .values(values)
+            .returning(InboundMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(result.scalars())
     claimed: set[int] = set()
     for inbound_id in inbound_ids:
         result = await session.execute(
             update(InboundMessage)
             .where(InboundMessage.id == inbound_id, _claimable(now))
-            .values(
-                status=InboundStatus.PROCESSING,
-                lease_until=now + lease,
-                attempts=InboundMessage.attempts + 1,
-            )
+            .values(values)
             .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 0) == 1:

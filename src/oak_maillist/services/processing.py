@@ -7,6 +7,7 @@ outcome and reasons record what happened for every recipient.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -30,6 +31,7 @@ from oak_maillist.models import (
     SystemRole,
     User,
 )
+from oak_maillist.moderation import policies
 from oak_maillist.services import ai_moderation, bounces, commands, inbound, outbound, posting
 from oak_maillist.services.inbound import RecipientStatus
 
@@ -49,6 +51,13 @@ class Report:
     def outcome(self) -> str:
         kinds = set(self.outcomes)
         return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "discard")
+
+
+async def prepare(session: AsyncSession, rows: Sequence[InboundMessage]) -> None:
+    """Before processing `rows` in one transaction: their lists and domains in one query, and
+    each list's sender rules read once for all of them."""
+    session.info.setdefault(policies.MEMO, {})
+    await inbound.preload_recipients(session, {a for row in rows for a in row.recipients})
 
 
 async def process(session: AsyncSession, settings: Settings, row: InboundMessage) -> Report:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
@@ -13,13 +14,21 @@ from oak_maillist.logging import get_logger
 from oak_maillist.metrics import MESSAGES_RECEIVED, SMTP_REPLIES
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound
-from oak_maillist.services.inbound import Batches, Received, RecipientStatus
+from oak_maillist.services.inbound import Batches, Received, Recipient, RecipientStatus
 from oak_maillist.smtp import replies
 
 log = get_logger(__name__)
 
 # Messages whose DATA ended while a commit was running are stored together in the next one.
 MAX_GROUP_COMMIT = 64
+STORE_COMMITS = 2
+
+# RCPT remembers the lists it found this long (a burst of mail to a list asks the database
+# once); an unknown address is looked up every time, so a new list takes mail at once. A
+# list deactivated or given a smaller size limit meanwhile is seen within this time, and
+# processing checks the list again (a post to a list gone inactive is kept, marked discard).
+RECIPIENT_TTL_SECONDS = 2.0
+MAX_REMEMBERED_RECIPIENTS = 10_000
 
 # Capabilities aiosmtpd honours without announcing them; AUTH is never offered (we are not a
 # submission server, so there is nothing to log in to).
@@ -34,10 +43,17 @@ class ListHandler:
         self.settings = runtime.settings.smtp.incoming
         per_minute = self.settings.rate_limit_per_minute
         self.rate = parse(f"{per_minute}/minute") if per_minute else None
-        self.store = Batches(self._store, max_size=MAX_GROUP_COMMIT)
+        # Elsewhere than on SQLite (one writer at a time) a second commit may start while the
+        # first runs: a message then waits for no other commit than its own.
+        sqlite = runtime.engine.dialect.name == "sqlite"
+        self.store = Batches(
+            self._store, max_size=MAX_GROUP_COMMIT, concurrency=1 if sqlite else STORE_COMMITS
+        )
+        self._recipients: dict[str, tuple[float, Recipient]] = {}
 
     async def _store(self, received: list[Received]) -> list[int]:
-        async with transaction(self.runtime.sessionmaker) as db:
+        # Urgent: on SQLite it goes before background writers (the clients wait for the 250).
+        async with transaction(self.runtime.sessionmaker, urgent=True) as db:
             return await inbound.accept(db, received)
 
     async def handle_MAIL(  # noqa: N802
@@ -86,9 +102,7 @@ class ListHandler:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return _refuse(replies.TOO_MANY_RECIPIENTS)
         try:
-            # A read: it needs no write lock (SQLite's would wait for the worker's).
-            async with self.runtime.sessionmaker() as db:
-                recipient = await inbound.resolve_recipient(db, address)
+            recipient = await self._recipient(address)
         except Exception:
             log.exception("smtp_rcpt_lookup_failed")
             return _refuse(replies.LOCAL_ERROR)
@@ -102,6 +116,22 @@ class ListHandler:
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
+
+    async def _recipient(self, address: str) -> Recipient:
+        now = time.monotonic()
+        remembered = self._recipients.get(address)
+        if remembered is not None and now - remembered[0] < RECIPIENT_TTL_SECONDS:
+            return remembered[1]
+        # A read: it needs no write lock (SQLite's would wait for the worker's).
+        async with self.runtime.sessionmaker() as db:
+            recipient = await inbound.resolve_recipient(db, address)
+        if recipient.status is RecipientStatus.OK:
+            if len(self._recipients) >= MAX_REMEMBERED_RECIPIENTS:
+                self._recipients.clear()
+            self._recipients[address] = (now, recipient)
+        else:
+            self._recipients.pop(address, None)
+        return recipient
 
     async def handle_DATA(  # noqa: N802
         self, server: SMTP, session: Session, envelope: Envelope

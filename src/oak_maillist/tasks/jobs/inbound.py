@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from oak_maillist.db.engine import transaction
+from oak_maillist.db.engine import transaction, writer_queue
 from oak_maillist.logging import get_logger
 from oak_maillist.models import InboundMessage
+from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound, moderation, processing
 from oak_maillist.tasks.queue import current_runtime, enqueue
 from oak_maillist.tasks.registry import job
@@ -18,10 +19,10 @@ from oak_maillist.tasks.registry import job
 log = get_logger(__name__)
 
 # Messages handed over while a batch runs are claimed and processed together in the next,
-# this many at most; one batch at a time per process, as processing is CPU-bound (more at
-# once only delayed the SMTP edge's 250s sharing the event loop). On SQLite, whose writers
-# take turns, one message per batch: the write lock then comes free between messages for
-# the SMTP edge to store what it received.
+# this many at most; one batch at a time per process on SQLite (one writer at a time), more
+# elsewhere. A batch shares one transaction, its lists, domains and sender rules. On SQLite
+# it commits early when the SMTP edge waits for the write lock (see _give_way), so that a
+# client's 250 waits for one message's processing at most, not for a batch's.
 MAX_BATCH = 8
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, inbound.Batches[int, str]] = (
     weakref.WeakKeyDictionary()
@@ -39,7 +40,7 @@ async def process(inbound_id: int) -> str:
         sqlite = runtime.engine.dialect.name == "sqlite"
         batches = _batches[loop] = inbound.Batches(
             _process_batch,
-            max_size=1 if sqlite else MAX_BATCH,
+            max_size=MAX_BATCH,
             concurrency=1 if sqlite else runtime.settings.queue.concurrency,
         )
     return await batches.submit(inbound_id)
@@ -47,41 +48,62 @@ async def process(inbound_id: int) -> str:
 
 async def _process_batch(inbound_ids: list[int]) -> list[str | Exception]:
     """Claim the messages in one transaction and process the claimed ones in another; if that
-    fails, each again alone, so that an error is recorded against its own message only."""
+    fails, the ones not yet committed each again alone, so that an error is recorded against
+    its own message only."""
     runtime = current_runtime()
     lease = timedelta(seconds=runtime.settings.queue.lease_seconds)
     async with transaction(runtime.sessionmaker) as session:
         claimed = await inbound.claim(session, inbound_ids, lease=lease)
     outcomes: dict[int, str | Exception] = {i: "skipped" for i in inbound_ids if i not in claimed}
     todo = [i for i in inbound_ids if i in claimed]
+    done: dict[int, str] = {}
     try:
-        outcomes |= await _process_claimed(todo)
+        await _process_claimed(todo, done)
     except Exception as error:
-        if len(todo) == 1:
-            outcomes[todo[0]] = await _record_failure(todo[0], error)
+        rest = [i for i in todo if i not in done]
+        if len(rest) == 1:
+            outcomes[rest[0]] = await _record_failure(rest[0], error)
         else:
-            for inbound_id in todo:
+            for inbound_id in rest:
                 try:
-                    outcomes |= await _process_claimed([inbound_id])
+                    await _process_claimed([inbound_id], done)
                 except Exception as alone:
                     outcomes[inbound_id] = await _record_failure(inbound_id, alone)
+    for inbound_id in todo:
+        outcomes.setdefault(inbound_id, done.get(inbound_id, "gone"))
     return [outcomes[i] for i in inbound_ids]
 
 
-async def _process_claimed(inbound_ids: list[int]) -> dict[int, str | Exception]:
-    if not inbound_ids:
-        return {}
+async def _process_claimed(inbound_ids: list[int], done: dict[int, str]) -> None:
+    """Process the messages in order; `done` gets each one's outcome once it is committed."""
     runtime = current_runtime()
-    outcomes: dict[int, str | Exception] = dict.fromkeys(inbound_ids, "gone")
-    async with transaction(runtime.sessionmaker) as session:
-        rows = await session.scalars(
-            select(InboundMessage)
-            .where(InboundMessage.id.in_(inbound_ids))
-            .order_by(InboundMessage.id)
-        )
-        for row in rows.all():
-            outcomes[row.id] = (await processing.process(session, runtime.settings, row)).outcome
-    return outcomes
+    pending = inbound_ids
+    while pending:  # each round commits one message at least, so the loop ends
+        outcomes: dict[int, str] = {}
+        async with transaction(runtime.sessionmaker) as session:
+            rows = (
+                await session.scalars(
+                    select(InboundMessage)
+                    .where(InboundMessage.id.in_(pending))
+                    .order_by(InboundMessage.id)
+                )
+            ).all()
+            pending = []
+            await processing.prepare(session, rows)
+            for index, row in enumerate(rows):
+                report = await processing.process(session, runtime.settings, row)
+                outcomes[row.id] = report.outcome
+                if index + 1 < len(rows) and _give_way(runtime):
+                    pending = [later.id for later in rows[index + 1 :]]
+                    break
+        done |= outcomes
+
+
+def _give_way(runtime: Runtime) -> bool:
+    """Whether to commit now and go on in a new transaction: on SQLite, when an urgent writer
+    (the SMTP edge) waits for the write lock this transaction holds."""
+    writers = writer_queue(runtime.engine)
+    return writers is not None and writers.urgent_waiting
 
 
 async def _record_failure(inbound_id: int, error: Exception) -> Exception:

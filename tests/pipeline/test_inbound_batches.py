@@ -1,0 +1,160 @@
+"""Processing stored posts in batches: one transaction for several, but on SQLite the batch
+commits early when the SMTP edge waits for the write lock; an error in a batch is recorded
+against its own message only, and what was committed before it is not processed again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from oak_maillist.config import ArchiveSettings, DatabaseSettings, QueueSettings, Settings
+from oak_maillist.db import migrate
+from oak_maillist.db.engine import transaction
+from oak_maillist.db.types import utcnow
+from oak_maillist.models import InboundMessage, InboundStatus, Message
+from oak_maillist.runtime import Runtime
+from oak_maillist.services import inbound, processing
+from oak_maillist.tasks import queue
+from oak_maillist.tasks.jobs import inbound as inbound_jobs
+from tests.factories import make_domain, make_list
+from tests.pipeline.conftest import message
+
+
+async def _store_posts(runtime: Runtime, count: int) -> list[int]:
+    """Posts to an open list, stored as the SMTP edge stores them (no job handed out)."""
+    async with transaction(runtime.sessionmaker) as session:
+        domain = await make_domain(session, "lists.example.org")
+        await make_list(session, domain, "dev", posting_policy="anyone")
+        rows = [
+            InboundMessage(
+                raw=message(subject=f"Post {n}", message_id=f"<batch.{n}@example.com>").encode(),
+                size=100,
+                envelope_from="alice@example.com",
+                recipients=["dev@lists.example.org"],
+            )
+            for n in range(count)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]
+
+
+@pytest.fixture
+async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
+    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
+    yield runtime
+    await queue.stop()
+
+
+@pytest.fixture
+async def sqlite_runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    """A SQLite database whatever the backend under test: the write lock is SQLite's."""
+    runtime = Runtime.from_settings(
+        Settings(
+            database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'batches.db'}"),  # type: ignore[arg-type]
+            archive=ArchiveSettings(storage_path=tmp_path / "archives"),
+        )
+    )
+    await migrate.upgrade(runtime.engine)
+    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
+    yield runtime
+    await queue.stop()
+    await runtime.close()
+
+
+async def _archived(runtime: Runtime) -> int:
+    async with runtime.sessionmaker() as session:
+        return await session.scalar(select(func.count(Message.id))) or 0
+
+
+async def test_a_batch_commits_early_for_a_waiting_smtp_edge(
+    sqlite_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _store_posts(sqlite_runtime, 3)
+    seen_by_edge: list[int] = []
+    edge: list[asyncio.Task[None]] = []
+    real_process = processing.process
+
+    async def edge_store() -> None:
+        async with transaction(sqlite_runtime.sessionmaker, urgent=True) as session:
+            done = await session.scalar(
+                select(func.count(InboundMessage.id)).where(
+                    InboundMessage.status == InboundStatus.DONE
+                )
+            )
+            seen_by_edge.append(done or 0)
+
+    async def process(*args: Any, **kwargs: Any) -> processing.Report:
+        if not edge:  # the SMTP edge wants the write lock while the first post is processed
+            edge.append(asyncio.create_task(edge_store()))
+            await asyncio.sleep(0.01)
+        return await real_process(*args, **kwargs)
+
+    monkeypatch.setattr(processing, "process", process)
+    outcomes = await inbound_jobs._process_batch(ids)
+    await asyncio.gather(*edge)
+    assert outcomes == ["accept"] * 3
+    assert seen_by_edge == [1]  # it went in after the first post, not after the batch
+    assert await _archived(sqlite_runtime) == 3
+
+
+async def test_an_error_in_a_batch_stays_with_its_message(
+    started: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _store_posts(started, 3)
+    real_process = processing.process
+
+    async def process(session: Any, settings: Any, row: InboundMessage) -> processing.Report:
+        if row.id == ids[1]:
+            raise RuntimeError("this one is broken")
+        return await real_process(session, settings, row)
+
+    monkeypatch.setattr(processing, "process", process)
+    outcomes = await inbound_jobs._process_batch(ids)
+    assert [outcomes[0], outcomes[2]] == ["accept", "accept"]
+    assert isinstance(outcomes[1], RuntimeError)
+    async with started.sessionmaker() as session:
+        rows = {
+            row.id: row
+            for row in await session.scalars(
+                select(InboundMessage).where(InboundMessage.id.in_(ids))
+            )
+        }
+    assert [rows[i].status for i in ids] == [
+        InboundStatus.DONE,
+        InboundStatus.RECEIVED,  # to be tried again (attempts are left)
+        InboundStatus.DONE,
+    ]
+    assert "this one is broken" in (rows[ids[1]].error or "")
+    assert [rows[i].outcome for i in (ids[0], ids[2])] == ["accept", "accept"]
+    assert await _archived(started) == 2
+
+
+async def test_a_claim_takes_each_message_once_until_its_lease_runs_out(runtime: Runtime) -> None:
+    ids = await _store_posts(runtime, 3)
+    lease = timedelta(seconds=60)
+    async with transaction(runtime.sessionmaker) as session:
+        assert await inbound.claim(session, ids[:2], lease=lease) == set(ids[:2])
+    async with transaction(runtime.sessionmaker) as session:  # another worker
+        assert await inbound.claim(session, ids, lease=lease) == {ids[2]}
+        assert await inbound.claim(session, [], lease=lease) == set()
+    async with transaction(runtime.sessionmaker) as session:  # the first one's lease ran out
+        row = await session.get(InboundMessage, ids[0])
+        assert row is not None
+        row.lease_until = utcnow() - timedelta(seconds=1)
+    async with transaction(runtime.sessionmaker) as session:
+        assert await inbound.claim(session, ids, lease=lease) == {ids[0]}
+    async with runtime.sessionmaker() as session:
+        attempts = {
+            row.id: row.attempts
+            for row in await session.scalars(
+                select(InboundMessage).where(InboundMessage.id.in_(ids))
+            )
+        }
+    assert attempts == {ids[0]: 2, ids[1]: 1, ids[2]: 1}
