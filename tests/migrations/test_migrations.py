@@ -136,8 +136,9 @@ def test_engine_pool_follows_settings() -> None:
         )
     )
     pool = engine.sync_engine.pool
-    assert pool.size() == 3  # type: ignore[attr-defined]
-    assert pool._max_overflow == 9  # type: ignore[attr-defined]
+    # up to max_connections kept open (no "overflow" connections closed on return)
+    assert pool.size() == 12  # type: ignore[attr-defined]
+    assert pool._max_overflow == 0  # type: ignore[attr-defined]
     assert pool._recycle == 60
     assert pool._timeout == 4  # type: ignore[attr-defined]
 
