@@ -1,14 +1,18 @@
 """Archive search latency over 100,000 generated messages (figures only, no asserts).
 
     .venv/bin/python bench/search_archive.py --database-url sqlite:///tmp/search.db
-        [--messages 100000] [--runs 20]
+        [--messages 100000] [--runs 20] [--ingest 20]
 
 Migrates the database, fills a list with generated messages unless it already holds that many
-(a later run reuses them), refreshes the planner's statistics, then runs each query --runs
-times through services.search (first page of 20, after one warm-up) and prints p50/p95 per
-query and over all runs. English text is
+(a later run reuses them; messages are indexed through search.index, as posting does), refreshes
+the planner's statistics, then runs each query --runs times through services.search (first
+page of 20, after one warm-up) and prints p50/p95 per query and over all runs. English text is
 a word chain learnt from the fedora-devel-list month in the test corpus; one message in five
 is Chinese, drawn from a fixed vocabulary.
+
+--ingest N then stores N English and N Chinese posts of about 5 KB and of about 100 KB, each
+in its own transaction, with and without search.index, and prints the medians and their
+difference (what indexing costs a post); the posts are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from oak_maillist.db import migrate
 from oak_maillist.logging import configure_logging
 from oak_maillist.models import Domain, MailingList, Message
 from oak_maillist.runtime import Runtime
+from oak_maillist.services import search as search_service
 from oak_maillist.services.search import search
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,6 +162,10 @@ async def prepare(runtime: Runtime, count: int) -> int:
     while batch := [row for _, row in zip(range(BATCH), rows, strict=False)]:
         async with runtime.sessionmaker() as session, session.begin():
             await session.execute(insert(Message), batch)
+            hashes = [row["message_id_hash"] for row in batch]
+            stored = select(Message).where(Message.message_id_hash.in_(hashes))
+            for message in (await session.execute(stored)).scalars():
+                await search_service.index(session, message)
     print(f"inserted {count} messages in {time.perf_counter() - started:.0f} s")
     await analyze(runtime)
     return list_id
@@ -165,7 +174,7 @@ async def prepare(runtime: Runtime, count: int) -> int:
 async def analyze(runtime: Runtime) -> None:
     """Refresh planner statistics, as autovacuum or a nightly job would after the load."""
     statement = {"postgresql": "VACUUM ANALYZE", "sqlite": "ANALYZE"}.get(
-        runtime.engine.dialect.name, "ANALYZE TABLE messages"
+        runtime.engine.dialect.name, "ANALYZE TABLE messages, messages_search_terms"
     )
     async with runtime.engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -189,8 +198,7 @@ async def measure(runtime: Runtime, list_id: int, runs: int) -> None:
 
 
 async def print_innodb_memory(runtime: Runtime) -> None:
-    """InnoDB FULLTEXT reads its whole posting lists: the figures mean little unless the
-    buffer pool holds the table and its indexes (MariaDB's default is 128 MB)."""
+    """The buffer pool size (MariaDB's default is 128 MB) against the tables' size."""
     async with runtime.engine.connect() as connection:
         pool = (await connection.execute(text("SELECT @@innodb_buffer_pool_size"))).scalar_one()
         size = (
@@ -204,11 +212,68 @@ async def print_innodb_memory(runtime: Runtime) -> None:
     print(f"innodb_buffer_pool_size {int(pool) >> 20} MB, tables {int(size or 0) >> 20} MB")
 
 
+async def measure_ingest(runtime: Runtime, list_id: int, count: int) -> None:
+    """Median µs to store and commit one post, with and without indexing it."""
+    rng = random.Random(7)
+    subjects, chain = english_source()
+    keys = list(chain)
+    print(f"{'post':<16} {'stored µs':>10} {'indexed µs':>11} {'index µs':>9}")
+    for size in (5_000, 100_000):
+        for language in ("English", "Chinese"):
+            bodies = []
+            for _ in range(count):
+                body = ""
+                while len(body.encode()) < size:
+                    if language == "English":
+                        body += english(rng, chain, keys, 200) + "\n"
+                    else:
+                        body += chinese(rng, 200) + "\n"
+                bodies.append(body)
+            plain: list[float] = []
+            indexed: list[float] = []
+            for body in bodies:
+                for timings, index in ((plain, False), (indexed, True)):
+                    timings.append(
+                        await _store(runtime, list_id, rng.choice(subjects), body, index=index)
+                    )
+            name = f"{size // 1000} KB {language}"
+            cost = statistics.median(indexed) - statistics.median(plain)
+            print(
+                f"{name:<16} {statistics.median(plain):>10.0f}"
+                f" {statistics.median(indexed):>11.0f} {cost:>9.0f}"
+            )
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            delete(Message).where(Message.list_id == list_id, Message.message_id.like("<ingest.%"))
+        )
+
+
+async def _store(runtime: Runtime, list_id: int, subject: str, body: str, *, index: bool) -> float:
+    message_id = f"<ingest.{time.perf_counter_ns()}@example.org>"
+    started = time.perf_counter()
+    async with runtime.sessionmaker() as session, session.begin():
+        message = Message(
+            list_id=list_id,
+            message_id=message_id,
+            message_id_hash=hashlib.sha256(message_id.encode()).hexdigest(),
+            subject=subject,
+            sender_email="ingest@example.org",
+            sender_name="Ingest",
+            received_at=datetime.now(UTC),
+            text_body=body,
+        )
+        session.add(message)
+        await session.flush()
+        if index:
+            await search_service.index(session, message)
+    return (time.perf_counter() - started) * 1_000_000
+
+
 def _p(values: list[float], percentile: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1]
 
 
-async def main(url: str, count: int, runs: int) -> None:
+async def main(url: str, count: int, runs: int, ingest: int) -> None:
     settings = Settings(
         run_mode="test",
         database=DatabaseSettings(url=SecretStr(url)),
@@ -222,6 +287,8 @@ async def main(url: str, count: int, runs: int) -> None:
         if runtime.engine.dialect.name == "mysql":
             await print_innodb_memory(runtime)
         await measure(runtime, list_id, runs)
+        if ingest:
+            await measure_ingest(runtime, list_id, ingest)
     finally:
         await runtime.close()
 
@@ -231,5 +298,6 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--ingest", type=int, default=0)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.database_url, arguments.messages, arguments.runs))
+    asyncio.run(main(arguments.database_url, arguments.messages, arguments.runs, arguments.ingest))

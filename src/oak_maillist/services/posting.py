@@ -31,7 +31,7 @@ from oak_maillist.models import (
 )
 from oak_maillist.moderation import ai, chain
 from oak_maillist.moderation.rules import Action, address_key
-from oak_maillist.services import archive, fanout, outbound, subscriptions
+from oak_maillist.services import archive, fanout, outbound, search, subscriptions
 
 log = get_logger(__name__)
 
@@ -93,7 +93,12 @@ async def run_chain(
         envelope_from=envelope_from,
         message_id_hash=archive.id_hash(message_id),
         size=len(raw),
-        ai_result=await ai.stored_result(session, inbound_id, mlist.id),
+        # A list with AI moderation off reads no verdict (its rule and mark ignore one).
+        ai_result=(
+            await ai.stored_result(session, inbound_id, mlist.id)
+            if mlist.ai_moderation_enabled
+            else None
+        ),
     )
     decision = await chain.decide(ctx, resume_after=resume_after)
     MESSAGES_DECIDED.labels(decision.action.value).inc()
@@ -115,6 +120,7 @@ async def run_chain(
             inbound_id=inbound_id,
             ai_level=ctx.mark,
         )
+        await search.index(session, message, fresh=True)
         await fanout.fan_out(session, mlist, message)
         return PostResult(decision, message=message)
     if decision.action is Action.HOLD:

@@ -1,0 +1,105 @@
+"""SQLite archive search: the FTS5 tables of revision c3f8a1d2e4b5, kept by triggers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.models import Message
+from oak_maillist.services.search.query import (
+    SUBJECT_WEIGHT,
+    ParsedQuery,
+    Scored,
+    Term,
+    bigrams,
+    bind,
+)
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+class SqliteBackend:
+    """Words in the porter/unicode61 FTS5 table, CJK runs in the bigram one.
+
+    The table of the included words (else of the CJK runs) drives the query and gives bm25;
+    terms of the other kind filter through rowid IN / NOT IN. The page joins messages for the
+    list (bm25 would otherwise weigh the list's token too); the count, needed only when the
+    page is full, matches the list's token instead of visiting every row.
+    """
+
+    WORDS, CJK = "messages_search", "messages_search_cjk"
+    WEIGHTS = f"{SUBJECT_WEIGHT}, 2.0, 1.0, 0.0"  # subject, sender, body, list
+
+    async def index(self, session: AsyncSession, message: Message, *, fresh: bool) -> None:
+        """Nothing to do: the triggers index every row written to messages."""
+
+    async def matches(
+        self, session: AsyncSession, list_id: int, query: ParsedQuery, limit: int, offset: int
+    ) -> tuple[list[Scored], int]:
+        table, expr, filters = self._compile(query)
+        params: dict[str, Any] = {"list_id": list_id, "limit": limit, "offset": offset}
+        params["q"] = self._in_columns(expr)
+        where = self._where(table, filters, params)
+        page = text(
+            f"SELECT s.rowid, -bm25({table}, {self.WEIGHTS})"  # noqa: S608 - values are bound
+            f" FROM {table} AS s CROSS JOIN messages AS m ON m.id = s.rowid"
+            f" WHERE {where} AND m.list_id = :list_id"
+            " ORDER BY s.rowid DESC LIMIT :limit OFFSET :offset"
+        )
+        rows = [Scored(row[0], float(row[1])) for row in await session.execute(page, params)]
+        if offset == 0 and len(rows) < limit:
+            return rows, len(rows)
+        params["q"] = f"list : {_quote(f'list{list_id}')} AND {params['q']}"
+        count = text(f"SELECT count(*) FROM {table} AS s WHERE {where}")  # noqa: S608
+        return rows, (await session.execute(count, params)).scalar_one()
+
+    def _compile(self, query: ParsedQuery) -> tuple[str, str, list[tuple[bool, dict[str, str]]]]:
+        """The driving table and expression; rowid IN (True) and NOT IN (False) filters."""
+        included = self._by_table(query.include)
+        table = self.WORDS if self.WORDS in included else self.CJK
+        expr = included.pop(table)
+        filters = [(True, included)] if included else []
+        for clause in query.exclude:
+            parts = self._by_table(clause.terms)
+            if set(parts) == {table}:
+                expr = f"({expr}) NOT ({parts[table]})"
+            else:
+                filters.append((False, parts))
+        return table, expr, filters
+
+    def _where(
+        self, table: str, filters: list[tuple[bool, dict[str, str]]], params: dict[str, Any]
+    ) -> str:
+        conditions = [f"{table} MATCH :q"]
+        for keep, parts in filters:
+            selects = []
+            for other, expr in parts.items():
+                name = bind(params, "filter", self._in_columns(expr))
+                selects.append(f"SELECT rowid FROM {other} WHERE {other} MATCH :{name}")  # noqa: S608
+            operator = "IN" if keep else "NOT IN"
+            conditions.append(f"s.rowid {operator} ({' INTERSECT '.join(selects)})")
+        return " AND ".join(conditions)
+
+    def _by_table(self, terms: Sequence[Term]) -> dict[str, str]:
+        """The terms' FTS5 expressions, ANDed per table."""
+        parts: dict[str, list[str]] = {}
+        for term in terms:
+            parts.setdefault(self.CJK if term.cjk else self.WORDS, []).append(self._term(term))
+        return {table: " AND ".join(exprs) for table, exprs in parts.items()}
+
+    @staticmethod
+    def _in_columns(expr: str) -> str:
+        return f"{{subject sender body}} : ({expr})"
+
+    @staticmethod
+    def _term(term: Term) -> str:
+        if term.cjk:
+            if len(term.text) == 1:
+                return f"{_quote(term.text)} *"
+            return _quote(" ".join(bigrams(term.text)))
+        return _quote(term.text) + (" *" if term.prefix else "")
