@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 from oak_maillist.config import DatabaseSettings
+from oak_maillist.db import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -104,7 +105,10 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 def _sqlite_options(url: URL, settings: DatabaseSettings) -> dict[str, Any]:
     if not url.database:
         # One shared connection, or every session would see its own empty database.
-        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        return {
+            "poolclass": StaticPool,
+            "async_creator": sqlite_driver.connector(":memory:", check_same_thread=False),
+        }
     Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # As for the servers: connections stay open once made (each is a thread, an open file
     # and its pragmas; SQLAlchemy would close an "overflow" one as soon as it is returned).
@@ -112,7 +116,9 @@ def _sqlite_options(url: URL, settings: DatabaseSettings) -> dict[str, Any]:
         "pool_size": settings.max_connections,
         "max_overflow": 0,
         "pool_timeout": settings.connect_timeout,
-        "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        "async_creator": sqlite_driver.connector(
+            url.database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        ),
     }
 
 
