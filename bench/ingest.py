@@ -187,11 +187,13 @@ async def run(
                 [
                     str(Path(sys.executable).parent / "py-spy"),
                     *("record", "--pid", str(service.pid), "--format", "raw"),
-                    *("--output", profile, "--nonblocking", "--gil", "--threads"),
+                    *("--output", profile, "--nonblocking", "--threads", "--rate", "250"),
                 ],
                 stdout=subprocess.DEVNULL,
             )
         for count, size in sizes:
+            if count <= 0:
+                continue
             posts = [_post(n, size) for n in range(count)]
             print(f"{count} posts of {size // 1024} KB, {senders} concurrent senders:")
             latencies, seconds = await _send_all(base_port, posts, senders)

@@ -7,9 +7,10 @@ need from the Context; the chain (chain.py) decides their order.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
@@ -29,8 +30,13 @@ from oak_maillist.moderation import policies
 from oak_maillist.services.users import InvalidEmailError, normalize_email
 
 
+@functools.lru_cache(maxsize=4096)
 def address_key(address: str) -> str:
-    """The lowercased key an address is stored under; a malformed one is just lowercased."""
+    """The lowercased key an address is stored under; a malformed one is just lowercased.
+
+    Remembered: posters write again and again, and validating an address takes longer than
+    an indexed query.
+    """
     address = address.strip()
     if not address:
         return ""
@@ -100,13 +106,18 @@ async def loop(ctx: Context) -> Verdict | None:
     return None
 
 
+_ARCHIVED = (
+    select(Message.id)
+    .where(Message.list_id == bindparam("list_id"), Message.message_id_hash == bindparam("hash"))
+    .limit(1)
+)
+
+
 async def duplicate(ctx: Context) -> Verdict | None:
     """A Message-ID the archive already holds for this list is a duplicate (cross-posts and
     retransmissions); the first copy was delivered."""
     found = await ctx.session.scalar(
-        select(Message.id)
-        .where(Message.list_id == ctx.mlist.id, Message.message_id_hash == ctx.message_id_hash)
-        .limit(1)
+        _ARCHIVED, {"list_id": ctx.mlist.id, "hash": ctx.message_id_hash}
     )
     if found is not None:
         return Verdict(Action.DISCARD, "duplicate", f"Message-ID already archived as {found}")

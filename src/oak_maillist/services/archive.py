@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import ArchiveSettings
@@ -74,12 +74,27 @@ class _Placement:
     new_root: bool = False
 
 
+# Statements run for every post, built once (building one costs more than running it).
+_THREAD_BY_ROOT = (
+    select(Thread)
+    .where(Thread.list_id == bindparam("list_id"), Thread.root_message_id == bindparam("root"))
+    .order_by(Thread.id)
+    .limit(1)
+)
+_ANCESTORS = select(Message).where(
+    Message.list_id == bindparam("list_id"),
+    Message.message_id_hash.in_(bindparam("hashes", expanding=True)),
+)
+_WAITING_REPLIES = select(Message).where(
+    Message.list_id == bindparam("list_id"),
+    Message.parent_ref_hash == bindparam("hash"),
+    Message.id != bindparam("id"),
+)
+
+
 async def _thread_by_root(session: AsyncSession, list_id: int, root: str) -> Thread | None:
     return await session.scalar(
-        select(Thread)
-        .where(Thread.list_id == list_id, Thread.root_message_id == root[:ROOT_ID_LENGTH])
-        .order_by(Thread.id)
-        .limit(1)
+        _THREAD_BY_ROOT, {"list_id": list_id, "root": root[:ROOT_ID_LENGTH]}
     )
 
 
@@ -92,11 +107,7 @@ async def _place(
         hashes = [id_hash(i) for i in ids]
         found = {
             row.message_id_hash: row
-            for row in await session.scalars(
-                select(Message).where(
-                    Message.list_id == mlist.id, Message.message_id_hash.in_(hashes)
-                )
-            )
+            for row in await session.scalars(_ANCESTORS, {"list_id": mlist.id, "hashes": hashes})
         }
         for digest in reversed(hashes):  # the nearest known ancestor is the parent
             parent = found.get(digest)
@@ -161,11 +172,8 @@ async def _adopt_waiting_replies(
     adopted = False
     waiting = (
         await session.scalars(
-            select(Message).where(
-                Message.list_id == message.list_id,
-                Message.parent_ref_hash == message.message_id_hash,
-                Message.id != message.id,
-            )
+            _WAITING_REPLIES,
+            {"list_id": message.list_id, "hash": message.message_id_hash, "id": message.id},
         )
     ).all()
     ancestors = await _ancestor_ids(session, message) if waiting else set()

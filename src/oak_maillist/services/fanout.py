@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -55,6 +55,9 @@ _COLUMNS = [
 ]
 
 
+_LAST_SUBSCRIBER = select(func.max(Subscriber.id)).where(Subscriber.list_id == bindparam("list_id"))
+
+
 @dataclass(frozen=True)
 class Chunk:
     written: int
@@ -63,9 +66,7 @@ class Chunk:
 
 async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -> int:
     """Write the post's first delivery rows and arrange for the rest; the rows written."""
-    last = await session.scalar(
-        select(func.max(Subscriber.id)).where(Subscriber.list_id == mlist.id)
-    )
+    last = await session.scalar(_LAST_SUBSCRIBER, {"list_id": mlist.id})
     if last is None:
         return 0
     written, through = await _write(session, mlist.id, message.id, 0, last, FIRST_CHUNK)
