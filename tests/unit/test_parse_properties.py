@@ -393,3 +393,21 @@ def test_mime_debris_never_raises(pieces: list[bytes]) -> None:
 
 def test_the_fuzzed_corpus_is_there() -> None:
     assert len(CORPUS_FILES) == 231
+
+
+# parse_message reads with shortcuts (mail.reading, simple addresses and dates); on broken
+# input too they must read what a plain policy.default parse reads.
+_PLAIN = BytesParser(policy=policy.default).parsebytes
+
+
+@FUZZ
+@given(mutated_corpus_messages())
+def test_mutated_corpus_messages_read_as_policy_default_reads_them(raw: bytes) -> None:
+    assert parse_message(raw) == parse_message(raw, reader=_PLAIN)
+
+
+@FUZZ
+@given(st.lists(_PIECES | st.binary(max_size=20), max_size=60))
+def test_mime_debris_reads_as_policy_default_reads_it(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    assert parse_message(raw) == parse_message(raw, reader=_PLAIN)
