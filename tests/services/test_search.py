@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -18,15 +20,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import DatabaseSettings, Settings
 from oak_maillist.db import migrate
+from oak_maillist.mail.parse import parse_message
 from oak_maillist.models import MailingList, Message
 from oak_maillist.runtime import Runtime
+from oak_maillist.services import archive
 from oak_maillist.services import search as search_service
 from oak_maillist.services.search import SearchHit, SearchQueryInvalid, parse_query, search
+from oak_maillist.services.search.terms import term_rows
 from tests.databases import create_database, drop_database, unique_name
 from tests.factories import make_list
 
 BEFORE_SEARCH = "b7e1c2a9d0f3"
 BEFORE_WORD_INDEX = "a8c0e2f4b6d8"
+WORD_INDEX = importlib.import_module(
+    "oak_maillist.db.migrations.versions.20261124_b9d1f3a5c7e9_mysql_search_terms"
+)
 
 _ids = itertools.count(1)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -113,6 +121,87 @@ async def test_english_words_match_by_stem(db: AsyncSession, mlist: MailingList)
     assert await find(db, mlist, "storms") == [deliveries.id]
     accented = await post(db, mlist, "Café", "Meet at the café.")
     assert await find(db, mlist, "café") == [accented.id]
+
+
+async def test_an_archived_post_is_found_by_its_cjk_text(
+    db: AsyncSession, mlist: MailingList, settings: Settings
+) -> None:
+    """Stored and indexed as posting does, in one transaction: found once it commits."""
+    raw = (
+        "From: Ann Lee <ann@example.org>\r\nTo: list@example.org\r\nSubject: 数据库迁移\r\n"
+        "Message-ID: <cjk-post@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        "The migration ran. 我们用中文写邮件\uff0c日本語のテキスト、한국어도 있습니다.\r\n"
+    ).encode()
+    message = await archive.store(
+        db,
+        settings.archive,
+        mlist=mlist,
+        raw=raw,
+        parsed=parse_message(raw),
+        message_id="<cjk-post@example.org>",
+        inbound_id=None,
+    )
+    await search_service.index(db, message, fresh=True)
+    for query in ("用中文写邮件", "中文", "写", "テキスト", "한국어", "数据库 migration"):
+        assert await find(db, mlist, query) == [message.id], query
+    assert await find(db, mlist, "中文写邮件 -日本語") == []
+
+
+async def test_index_makes_what_the_triggers_make(
+    db: AsyncSession, mlist: MailingList, backend: str
+) -> None:
+    """index() builds the CJK part of the index in Python; an update still rebuilds it in
+    SQL (revision c1e3a5b7d9f2). Both make the same rows for mixed text."""
+    rng = random.Random(3)
+    alphabet = (
+        "中文邮件列表我们用写。\uff0c、・ーテキストひらがな한국어 \n\u3000@./e-mail Kernel 42é😀𠀀"
+    )
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(90)]
+    messages = [
+        await post(db, mlist, subject, body, name=name)
+        for subject, name, body in zip(texts[::3], texts[1::3], texts[2::3], strict=True)
+    ]
+    messages.append(await post(db, mlist, "Plain", "Nothing in CJK."))
+    ids = [message.id for message in messages]
+    indexed = await _index_rows(db, backend, ids)
+    await db.execute(
+        update(Message).where(Message.id.in_(ids)).values(subject=Message.subject + "")
+    )
+    assert await _index_rows(db, backend, ids) == indexed
+    assert all(indexed[:-1])
+    assert (indexed[-1] is None) == (backend == "sqlite")  # no CJK text: no CJK row
+
+
+async def _index_rows(db: AsyncSession, backend: str, ids: list[int]) -> list[object]:
+    statement = {
+        "sqlite": "SELECT rowid, subject, sender, body, list FROM messages_search_cjk",
+        "postgresql": "SELECT message_id, list_id, document::text, pairs::text"
+        " FROM messages_search",
+        "mysql": "SELECT message_id, list_id, term, weight FROM messages_search_terms"
+        " ORDER BY message_id, term",
+    }[backend]
+    rows: dict[int, list[object]] = {}
+    for row in await db.execute(text(statement)):
+        rows.setdefault(row[0], []).append(tuple(row[1:]))
+    return [rows.get(message_id) for message_id in ids]
+
+
+@given(
+    st.lists(
+        st.text(st.sampled_from("中文邮件表ーテ한국 \t.@-_aZé9\uff4b①ﬁ㍿\u0301"), max_size=70)
+    ),
+    st.text(max_size=20),
+)
+def test_terms_are_those_of_the_word_index_revision(pieces: list[str], subject: str) -> None:
+    """The faster term counting makes the rows revision b9d1f3a5c7e9's backfill made (the
+    pieces repeat words and CJK runs, and make long words and pairs)."""
+    body = " ".join(pieces + pieces[::2])
+
+    def rows(make: Any) -> list[Any]:
+        return sorted(make(1, 2, subject, "Ann Lee ann@example.org", body), key=str)
+
+    assert rows(term_rows) == rows(WORD_INDEX.term_rows)
 
 
 async def test_chinese_text_matches_as_a_substring(db: AsyncSession, mlist: MailingList) -> None:

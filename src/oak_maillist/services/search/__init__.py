@@ -7,9 +7,10 @@ Query syntax (see query.py): words are ANDed, "quoted phrases" match words in or
 matches words reduced by stem_prefix: packages finds package and packaging). CJK text (kana,
 hanzi/kanji, hangul) matches as a substring: 中文 finds 我们用中文写邮件.
 
-One module per backend: SQLite FTS5 and PostgreSQL tsvector are kept by triggers (revision
-c3f8a1d2e4b5); MySQL/MariaDB uses a word index of ours (revision b9d1f3a5c7e9) that
-index() writes when a message is archived.
+One module per backend: SQLite FTS5 and PostgreSQL tsvector (revision c3f8a1d2e4b5), whose
+CJK bigrams index() makes in Python when a message is archived (revision c1e3a5b7d9f2;
+triggers index the rest, and what other writers insert or change); MySQL/MariaDB uses a word
+index of ours (revision b9d1f3a5c7e9) that index() writes.
 
 Relevance: a subject hit outweighs a body hit, more occurrences outweigh fewer. When a query
 matches more than RANK_WINDOW messages of a list, the newest RANK_WINDOW of them are ranked
@@ -95,8 +96,7 @@ BACKENDS: dict[str, SearchBackend] = {
 
 async def index(session: AsyncSession, message: Message, *, fresh: bool = False) -> None:
     """Make a message searchable: `fresh` right after it was stored (flushed), or again after
-    changing its subject, sender or text. A no-op where triggers keep the index (SQLite,
-    PostgreSQL)."""
+    changing its subject, sender, text or list (they are read from `message`, not the row)."""
     await BACKENDS[session.get_bind().dialect.name].index(session, message, fresh=fresh)
 
 

@@ -6,6 +6,7 @@ exclude, word* matches a prefix. CJK runs (kana, hanzi/kanji, hangul) match as s
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ SUBJECT_WEIGHT = 10.0
 CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 
 CJK = re.compile(f"[{CJK_CLASS}]")
-PIECES = re.compile(f"[{CJK_CLASS}]+|(?:(?![{CJK_CLASS}])[^\\W_])+")
+CJK_RUNS = re.compile(f"([{CJK_CLASS}]+)")  # split() keeps the runs, at odd indexes
+# CJK runs, and runs of the other letters and digits (a word character, neither _ nor CJK).
+PIECES = re.compile(f"[{CJK_CLASS}]+|[^\\W_{CJK_CLASS}]+")
 _CLAUSES = re.compile(r'(-*)"([^"]*)"?|(\S+)')
 _ENDINGS = ("ies", "ing", "ed", "es", "s", "e", "y")
 
@@ -125,6 +128,11 @@ def stem_prefix(word: str) -> str:
 def bigrams(run: str) -> list[str]:
     """A CJK run's overlapping pairs of characters (a single character stays alone)."""
     return [run[index : index + 2] for index in range(len(run) - 1)] or [run]
+
+
+def run_bigrams(run: str) -> list[str]:
+    """How a document holds a CJK run: each character with the next one, the last alone."""
+    return [*map(operator.add, run, run[1:]), run[-1]]
 
 
 def bind(params: dict[str, Any], prefix: str, value: object) -> str:

@@ -1,4 +1,9 @@
-"""SQLite archive search: the FTS5 tables of revision c3f8a1d2e4b5, kept by triggers."""
+"""SQLite archive search: the FTS5 tables of revision c3f8a1d2e4b5.
+
+Triggers keep the words table. The CJK table is written by index() since revision
+c1e3a5b7d9f2 (SQL without regular expressions cut the bigrams out of the text byte by byte,
+inside the database's one write lock); its update and delete triggers still keep it in step.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import Message
 from oak_maillist.services.search.query import (
+    CJK,
+    CJK_RUNS,
     SUBJECT_WEIGHT,
     ParsedQuery,
     Scored,
     Term,
     bigrams,
     bind,
+    run_bigrams,
+)
+
+CJK_BYTES = 300_000  # CJK characters starting in a column's first bytes are indexed
+FORGET_CJK = text("DELETE FROM messages_search_cjk WHERE rowid = :id")
+INDEX_CJK = text(
+    "INSERT INTO messages_search_cjk(rowid, subject, sender, body, list)"
+    " VALUES (:id, :subject, :sender, :body, :list)"
 )
 
 
@@ -36,7 +51,16 @@ class SqliteBackend:
     WEIGHTS = f"{SUBJECT_WEIGHT}, 2.0, 1.0, 0.0"  # subject, sender, body, list
 
     async def index(self, session: AsyncSession, message: Message, *, fresh: bool) -> None:
-        """Nothing to do: the triggers index every row written to messages."""
+        """The message's CJK bigrams; the insert trigger has indexed its words."""
+        if not fresh:  # the update trigger may have indexed it, or nothing did yet
+            await session.execute(FORGET_CJK, {"id": message.id})
+        columns = (message.subject, message.sender_name, message.text_body or "")
+        if any(CJK.search(column) for column in columns):
+            subject, sender, body = map(cjk_column, columns)
+            values = {"subject": subject, "sender": sender, "body": body}
+            await session.execute(
+                INDEX_CJK, {"id": message.id, "list": f"list{message.list_id}"} | values
+            )
 
     async def matches(
         self, session: AsyncSession, list_id: int, query: ParsedQuery, limit: int, offset: int
@@ -103,3 +127,18 @@ class SqliteBackend:
                 return f"{_quote(term.text)} *"
             return _quote(" ".join(bigrams(term.text)))
         return _quote(term.text) + (" *" if term.prefix else "")
+
+
+def cjk_column(content: str) -> str | None:
+    """A column as the CJK table holds it: each CJK character with the next one when that is
+    CJK too, space-separated in text order; characters starting past CJK_BYTES bytes of UTF-8
+    are left out. None without any. Revision c3f8a1d2e4b5's triggers made the same value."""
+    cut = len(content)
+    if cut > CJK_BYTES // 4 and len(encoded := content.encode()) > CJK_BYTES:
+        # The characters starting in the first CJK_BYTES bytes; a cut one decodes as one U+FFFD.
+        cut = len(encoded[:CJK_BYTES].decode(errors="replace"))
+    parts = CJK_RUNS.split(content[: cut + 1])  # the next character pairs with the last kept
+    tokens = [token for run in parts[1::2] for token in run_bigrams(run)]
+    if cut < len(content) and CJK.match(content[cut]):
+        tokens.pop()  # the next character itself
+    return " ".join(tokens) or None

@@ -55,38 +55,47 @@ def word_term(word: str) -> str:
 
 def pair_term(first: str, second: str) -> str:
     """The index term of two neighbouring words, given their terms."""
-    return f"{PAIR}{first} {second}"[:MAX_TERM_CHARS].rstrip(" ")  # no trailing space: PAD SPACE
+    term = f"{PAIR}{first} {second}"
+    if len(term) <= MAX_TERM_CHARS:
+        return term
+    return term[:MAX_TERM_CHARS].rstrip(" ")  # no trailing space: PAD SPACE
 
 
 def cjk_terms(run: str) -> Iterable[str]:
-    """The terms of a CJK run: its characters, pairs and triples, each as often as found."""
-    return itertools.chain(
-        run, map(operator.add, run, run[1:]), map("".join, zip(run, run[1:], run[2:], strict=False))
-    )
+    """The terms of a CJK run: its characters, pairs and triples, each as often as found
+    (of runs joined by spaces: those and the terms holding a space)."""
+    pairs = list(map(operator.add, run, run[1:]))
+    return itertools.chain(run, pairs, map(operator.add, pairs, run[2:]))
 
 
 def document_terms(subject: str, sender: str, body: str) -> dict[str, int]:
     """Each distinct term of a message with its weight."""
-    weights: Counter[str] = Counter()
+    weights: dict[str, int] = {}
     sources = ((subject, int(SUBJECT_WEIGHT)), (sender, SENDER_WEIGHT), (body[:BODY_LIMIT], 1))
     for content, weight in sources:
-        found: Counter[str] = Counter()
-        previous = None
-        terms: dict[str, str] = {}  # words seen in this text, and their terms
-        for piece in PIECES.findall(unicodedata.normalize("NFKC", content)):
-            if CJK.match(piece):
-                found.update(cjk_terms(piece))
-                previous = None
-                continue
-            term = terms.get(piece)
-            if term is None:
-                term = terms[piece] = word_term(piece[:MAX_TERM_CHARS].lower())
-            found[term] += 1
-            if previous is not None:
-                found[pair_term(previous, term)] += 1
-            previous = term
+        pieces = PIECES.findall(unicodedata.normalize("NFKC", content))
+        # Each distinct word and neighbouring pair is reduced once, however often it occurs.
+        words: dict[str, str] = {}  # a word piece's term
+        runs: list[str] = []  # CJK runs found once
+        found: Counter[str] = Counter()  # CJK terms
+        for piece, count in Counter(pieces).items():
+            if not CJK.match(piece):
+                term = words[piece] = word_term(piece[:MAX_TERM_CHARS].lower())
+                weights[term] = weights.get(term, 0) + count * weight
+            elif count == 1:
+                runs.append(piece)
+            else:
+                for term, times in Counter(cjk_terms(piece)).items():
+                    found[term] += times * count
+        for (first, second), count in Counter(itertools.pairwise(pieces)).items():
+            if first in words and second in words:  # no CJK run between them
+                term = pair_term(words[first], words[second])
+                weights[term] = weights.get(term, 0) + count * weight
+        # The runs found once all at once, counted in C; terms across two runs hold a space.
+        found.update(cjk_terms(" ".join(runs)))
         for term, count in found.items():
-            weights[term] += count * weight
+            if " " not in term:
+                weights[term] = weights.get(term, 0) + count * weight
     return {term: min(weight, MAX_WEIGHT) for term, weight in weights.items()}
 
 
