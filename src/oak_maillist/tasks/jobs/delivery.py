@@ -139,10 +139,9 @@ async def _lane(run: _Run) -> None:
     the next share one transaction: on SQLite, where writers take turns, that halves the turns.
     """
     runtime = current_runtime()
-    async with transaction(runtime.sessionmaker) as session:
-        # A small first batch: the post's first recipients have it (and it is recorded as
-        # sent) before a whole batch is signed or sent.
-        batch, more = await _claim(session, run, first=True)
+    # A small first batch: the post's first recipients have it (and it is recorded as sent)
+    # before a whole batch is signed or sent.
+    batch, more = await _claim_alone(run, first=True)
     while True:
         if batch:
             try:
@@ -164,11 +163,9 @@ async def _await_rows(run: _Run) -> tuple[list[distribution.Claimed], bool]:
     """A batch once the fan-out has written more rows; nothing when it is done or has written
     none for FANOUT_WAIT_SECONDS. One lane polls at a time: a job's idle lanes would otherwise
     query the database 20 times a second each, while it is busy writing rows."""
-    sessionmaker = current_runtime().sessionmaker
     async with run.polling:
         while run.waited < FANOUT_WAIT_SECONDS:
-            async with transaction(sessionmaker) as session:
-                batch, more = await _claim(session, run)
+            batch, more = await _claim_alone(run)
             if batch:
                 run.waited = 0.0
             if batch or not more:
@@ -176,6 +173,24 @@ async def _await_rows(run: _Run) -> tuple[list[distribution.Claimed], bool]:
             await asyncio.sleep(FANOUT_POLL_SECONDS)
             run.waited += FANOUT_POLL_SECONDS
     return [], False
+
+
+async def _claim_alone(
+    run: _Run, *, first: bool = False
+) -> tuple[list[distribution.Claimed], bool]:
+    """`_claim` in a transaction of its own, tried again when the database gives up on it
+    (MariaDB reports a deadlock between lanes claiming side by side, error 1213)."""
+    sessionmaker = current_runtime().sessionmaker
+    for attempt in range(RECORD_ATTEMPTS):
+        try:
+            async with transaction(sessionmaker) as session:
+                return await _claim(session, run, first=first)
+        except OperationalError:
+            if attempt == RECORD_ATTEMPTS - 1:
+                raise
+            log.warning("delivery_claim_retry", message_id=run.message_id, attempt=attempt + 1)
+            await asyncio.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 async def _claim(
