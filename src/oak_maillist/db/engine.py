@@ -7,7 +7,7 @@ import contextlib
 import sqlite3
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -178,7 +178,40 @@ async def transaction(
         session = await stack.enter_async_context(sessionmaker())
         async with session.begin():
             await take_write_lock(session)
-            yield session
+            pending: list[asyncio.Future[object]] = []
+            session.info[_BEFORE_COMMIT] = pending
+            try:
+                yield session
+            except BaseException:
+                for job in pending:  # rolled back: nothing waits for the files any more
+                    job.add_done_callback(_ignore_outcome)
+                raise
+            finally:
+                session.info.pop(_BEFORE_COMMIT, None)
+            if pending:
+                await asyncio.gather(*pending)
+
+
+_BEFORE_COMMIT = "oak_before_commit"
+
+
+async def before_commit(session: AsyncSession, job: Callable[[], object]) -> None:
+    """Run blocking `job` (writing a file that the transaction's rows point to) in a thread.
+
+    Within `transaction()` the caller goes on at once, and the commit waits for the job (and
+    fails if it fails): a post's file is written and synced while the next post is processed,
+    yet no row points to a file that is not on disk. Elsewhere the job is awaited here.
+    """
+    pending: list[asyncio.Future[object]] | None = session.info.get(_BEFORE_COMMIT)
+    if pending is None:
+        await asyncio.to_thread(job)
+        return
+    pending.append(asyncio.ensure_future(asyncio.to_thread(job)))
+
+
+def _ignore_outcome(job: asyncio.Future[object]) -> None:
+    if not job.cancelled():
+        job.exception()  # retrieved, so that asyncio does not report it as lost
 
 
 class WriterQueue:

@@ -27,6 +27,7 @@ from oak_maillist.models import (
     User,
 )
 from oak_maillist.moderation import policies
+from oak_maillist.services import archive_memo
 from oak_maillist.services.users import InvalidEmailError, normalize_email
 
 
@@ -116,9 +117,15 @@ _ARCHIVED = (
 async def duplicate(ctx: Context) -> Verdict | None:
     """A Message-ID the archive already holds for this list is a duplicate (cross-posts and
     retransmissions); the first copy was delivered."""
-    found = await ctx.session.scalar(
-        _ARCHIVED, {"list_id": ctx.mlist.id, "hash": ctx.message_id_hash}
-    )
+    memo = archive_memo.memo(ctx.session)
+    known = memo.known(ctx.mlist.id, [ctx.message_id_hash]) if memo else None
+    if known is not None:
+        hit = known.get(ctx.message_id_hash)
+        found = hit.id if hit else None
+    else:
+        found = await ctx.session.scalar(
+            _ARCHIVED, {"list_id": ctx.mlist.id, "hash": ctx.message_id_hash}
+        )
     if found is not None:
         return Verdict(Action.DISCARD, "duplicate", f"Message-ID already archived as {found}")
     return None

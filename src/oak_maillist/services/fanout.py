@@ -56,6 +56,35 @@ _COLUMNS = [
 
 
 _LAST_SUBSCRIBER = select(func.max(Subscriber.id)).where(Subscriber.list_id == bindparam("list_id"))
+# A session whose info holds this key (a dict) takes each list's highest subscriber id from it:
+# processing reads them once for a batch of posts (see services.processing.prepare), and drops
+# them when a mail command may have added a subscriber.
+LAST_SUBSCRIBERS = "oak_last_subscribers"
+
+
+async def remember_last_subscribers(session: AsyncSession, list_ids: set[int]) -> None:
+    """Read the highest subscriber id of each list once, for the session's transaction."""
+    found: dict[int, int | None] = dict.fromkeys(list_ids)
+    if list_ids:
+        rows = await session.execute(
+            select(Subscriber.list_id, func.max(Subscriber.id))
+            .where(Subscriber.list_id.in_(list_ids))
+            .group_by(Subscriber.list_id)
+        )
+        found.update({row[0]: row[1] for row in rows})
+    session.info[LAST_SUBSCRIBERS] = found
+
+
+def forget_last_subscribers(session: AsyncSession) -> None:
+    session.info.pop(LAST_SUBSCRIBERS, None)
+
+
+async def _last_subscriber(session: AsyncSession, list_id: int) -> int | None:
+    known: dict[int, int | None] | None = session.info.get(LAST_SUBSCRIBERS)
+    if known is not None and list_id in known:
+        return known[list_id]
+    last: int | None = await session.scalar(_LAST_SUBSCRIBER, {"list_id": list_id})
+    return last
 
 
 @dataclass(frozen=True)
@@ -66,7 +95,7 @@ class Chunk:
 
 async def fan_out(session: AsyncSession, mlist: MailingList, message: Message) -> int:
     """Write the post's first delivery rows and arrange for the rest; the rows written."""
-    last = await session.scalar(_LAST_SUBSCRIBER, {"list_id": mlist.id})
+    last = await _last_subscriber(session, mlist.id)
     if last is None:
         return 0
     written, through = await _write(session, mlist.id, message.id, 0, last, FIRST_CHUNK)

@@ -68,6 +68,11 @@ def list_identity(mlist: MailingList, domain: Domain) -> tuple[str, str]:
     return f"{mlist.local_part}@{domain.name}", f"{mlist.local_part}.{domain.name}"
 
 
+def post_message_id(parsed: ParsedMessage, raw: bytes, domain: str) -> str:
+    """The Message-ID a post is archived under (a stable one made up if it has none)."""
+    return parsed.message_id or archive.synthetic_message_id(raw, domain)
+
+
 async def run_chain(
     session: AsyncSession,
     settings: Settings,
@@ -81,7 +86,7 @@ async def run_chain(
     """Decide on one stored post to one list and carry the decision out (in the caller's
     transaction); `resume_after` names the rule a moderator approved the post past."""
     raw, envelope_from, inbound_id = inbound.raw, inbound.envelope_from, inbound.id
-    message_id = parsed.message_id or archive.synthetic_message_id(raw, domain.name)
+    message_id = post_message_id(parsed, raw, domain.name)
     address, list_id_value = list_identity(mlist, domain)
     ctx = ai.AiContext(
         session=session,

@@ -32,7 +32,17 @@ from oak_maillist.models import (
     User,
 )
 from oak_maillist.moderation import policies
-from oak_maillist.services import ai_moderation, bounces, commands, inbound, outbound, posting
+from oak_maillist.services import (
+    ai_moderation,
+    archive_memo,
+    archive_threads,
+    bounces,
+    commands,
+    fanout,
+    inbound,
+    outbound,
+    posting,
+)
 from oak_maillist.services.inbound import RecipientStatus
 
 log = get_logger(__name__)
@@ -53,11 +63,43 @@ class Report:
         return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "discard")
 
 
+# Session info: each row's parsed message, read by `prepare` (row id -> ParsedMessage).
+_PARSED = "oak_parsed"
+
+
 async def prepare(session: AsyncSession, rows: Sequence[InboundMessage]) -> None:
-    """Before processing `rows` in one transaction: their lists and domains in one query, and
-    each list's sender rules read once for all of them."""
+    """Before processing `rows` in one transaction: their lists and domains in one query, each
+    list's sender rules read once for all of them, and what their posts will ask the archive
+    (duplicates, ancestors, threads, waiting replies, subscribers) read for all at once."""
     session.info.setdefault(policies.MEMO, {})
     await inbound.preload_recipients(session, {a for row in rows for a in row.recipients})
+    parsed_rows: dict[int, ParsedMessage] = session.info.setdefault(_PARSED, {})
+    wants: list[archive_memo.Want] = []
+    for row in rows:
+        parsed = parsed_rows[row.id] = parse_message(row.raw)
+        for address in row.recipients:
+            recipient = await inbound.resolve_recipient(session, address)
+            if recipient.status is not RecipientStatus.OK or recipient.address is None:
+                continue
+            if recipient.address.role is not Role.POST or recipient.list_id is None:
+                continue
+            mlist = await session.get(MailingList, recipient.list_id)
+            domain = await session.get(Domain, mlist.domain_id) if mlist else None
+            if domain is None:
+                continue
+            message_id = posting.post_message_id(parsed, row.raw, domain.name)
+            ids = archive_threads.ancestor_ids(parsed, message_id)
+            wants.append(
+                archive_memo.Want(
+                    list_id=recipient.list_id,
+                    message_hash=archive_threads.id_hash(message_id),
+                    message_id=message_id,
+                    ancestor_hashes=tuple(archive_threads.id_hash(i) for i in ids),
+                    root=ids[0] if ids else message_id,
+                )
+            )
+    await archive_memo.prefetch(session, wants)
+    await fanout.remember_last_subscribers(session, {want.list_id for want in wants})
 
 
 async def process(session: AsyncSession, settings: Settings, row: InboundMessage) -> Report:
@@ -67,7 +109,7 @@ async def process(session: AsyncSession, settings: Settings, row: InboundMessage
     leased and unprocessed (outcome "scoring"), and that job calls this again once the
     verdicts are stored.
     """
-    parsed = parse_message(row.raw)
+    parsed = session.info.get(_PARSED, {}).pop(row.id, None) or parse_message(row.raw)
     if await ai_moderation.needs_scoring(session, settings, row, parsed):
         log.info("inbound_awaits_ai", inbound_id=row.id)
         return Report(outcomes=["scoring"], reasons=["waiting for the AI moderation verdict"])
@@ -106,6 +148,7 @@ async def process(session: AsyncSession, settings: Settings, row: InboundMessage
             )
             report.add(address, "bounce", outcome)
         else:
+            fanout.forget_last_subscribers(session)  # a command may add a subscriber
             outcome = await commands.handle(
                 session,
                 settings,

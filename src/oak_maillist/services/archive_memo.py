@@ -1,0 +1,153 @@
+"""What a batch of posts asks the archive, read with one query per question for the batch.
+
+Before a post is stored, the posting chain and the archive ask: is its Message-ID archived
+already (the duplicate rule)? Which archived messages are its ancestors? Which threads are
+rooted at its root, or at itself? Which replies wait for it? Asked one post at a time, that is
+four queries per post. Processing a batch in one transaction, `prefetch` reads the answers for
+every post of the batch at once, and `remember` adds each post as it is stored, so that later
+posts of the batch see the earlier ones (a reply right behind its parent, a second copy of the
+same Message-ID).
+
+The memo answers only for the keys it was asked to read; any other key goes to the database
+as before. It lives in the session (one transaction); the rare paths that rewrite archived
+rows (a reply adopted by a late parent, threads merged) drop it, and the rest of the batch
+asks the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from oak_maillist.models import Message, Thread
+
+MEMO = "oak_archive_memo"
+ROOT_ID_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Known:
+    """An archived message as far as duplicates and parents need it."""
+
+    id: int
+    thread_id: int | None
+    thread_depth: int
+
+
+@dataclass(frozen=True)
+class Want:
+    """One post about to go through a list's chain: what it will ask."""
+
+    list_id: int
+    message_hash: str  # id_hash of its Message-ID
+    message_id: str
+    ancestor_hashes: tuple[str, ...]  # id_hash of each ancestor (archive.MAX_ANCESTORS)
+    root: str  # the id its thread would be rooted at
+
+
+@dataclass
+class ArchiveMemo:
+    # (list id, Message-ID hash) -> the first archived message with it, None: none is
+    messages: dict[tuple[int, str], Known | None] = field(default_factory=dict)
+    # (list id, root Message-ID) -> the threads rooted there, oldest first
+    threads: dict[tuple[int, str], list[Thread]] = field(default_factory=dict)
+    # (list id, Message-ID hash) -> replies kept waiting for that parent
+    waiting: dict[tuple[int, str], list[Message]] = field(default_factory=dict)
+    # Threads of the ancestors found (the identity map holds objects weakly: keep them)
+    loaded: list[Thread] = field(default_factory=list)
+
+    def known(self, list_id: int, hashes: Iterable[str]) -> dict[str, Known] | None:
+        """The archived ones among `hashes` (None: not all of them were read)."""
+        found: dict[str, Known] = {}
+        for digest in hashes:
+            key = (list_id, digest)
+            if key not in self.messages:
+                return None
+            hit = self.messages[key]
+            if hit is not None:
+                found[digest] = hit
+        return found
+
+    def rooted_at(self, list_id: int, root: str) -> list[Thread] | None:
+        """The threads rooted at `root`, oldest first (None: not read)."""
+        return self.threads.get((list_id, root[:ROOT_ID_LENGTH]))
+
+    def waiting_for(self, list_id: int, digest: str) -> list[Message] | None:
+        return self.waiting.get((list_id, digest))
+
+    def add_thread(self, thread: Thread) -> None:
+        rooted = self.threads.get((thread.list_id, thread.root_message_id))
+        if rooted is not None:
+            rooted.append(thread)
+
+    def remember(self, message: Message) -> None:
+        """A post stored in this transaction: later posts of the batch find it."""
+        key = (message.list_id, message.message_id_hash)
+        if key in self.messages and self.messages[key] is None:
+            self.messages[key] = Known(message.id, message.thread_id, message.thread_depth)
+        if message.parent_ref_hash is not None:
+            waiting = self.waiting.get((message.list_id, message.parent_ref_hash))
+            if waiting is not None:
+                waiting.append(message)
+
+
+def memo(session: AsyncSession) -> ArchiveMemo | None:
+    found: ArchiveMemo | None = session.info.get(MEMO)
+    return found
+
+
+def forget(session: AsyncSession) -> None:
+    """Archived rows were rewritten (adopted replies, merged threads): ask the database."""
+    session.info.pop(MEMO, None)
+
+
+async def prefetch(session: AsyncSession, wants: Iterable[Want]) -> ArchiveMemo:
+    """Read what the posts of `wants` will ask, with three queries, into the session's memo."""
+    wants = list(wants)
+    store = ArchiveMemo()
+    session.info[MEMO] = store
+    if not wants:
+        return store
+    list_ids = {want.list_id for want in wants}
+    hashes = {h for want in wants for h in (want.message_hash, *want.ancestor_hashes)}
+    for want in wants:
+        for digest in (want.message_hash, *want.ancestor_hashes):
+            store.messages[(want.list_id, digest)] = None
+        for root in (want.root, want.message_id):
+            store.threads[(want.list_id, root[:ROOT_ID_LENGTH])] = []
+        store.waiting[(want.list_id, want.message_hash)] = []
+    rows = await session.execute(
+        select(Message.list_id, Message.message_id_hash, Message.id, Message.thread_id)
+        .add_columns(Message.thread_depth)
+        .where(Message.list_id.in_(list_ids), Message.message_id_hash.in_(hashes))
+        .order_by(Message.id)
+    )
+    for list_id, digest, message_id, thread_id, depth in rows:
+        key = (list_id, digest)
+        if key in store.messages and store.messages[key] is None:
+            store.messages[key] = Known(message_id, thread_id, depth)
+    parent_threads = {k.thread_id for k in store.messages.values() if k and k.thread_id}
+    roots = {root for _list_id, root in store.threads}
+    condition: ColumnElement[bool] = Thread.list_id.in_(list_ids) & Thread.root_message_id.in_(
+        roots
+    )
+    if parent_threads:
+        condition = or_(condition, Thread.id.in_(parent_threads))
+    for thread in await session.scalars(select(Thread).where(condition).order_by(Thread.id)):
+        store.loaded.append(thread)
+        rooted = store.threads.get((thread.list_id, thread.root_message_id))
+        if rooted is not None:
+            rooted.append(thread)
+    own = {want.message_hash for want in wants}
+    for reply in await session.scalars(
+        select(Message)
+        .where(Message.list_id.in_(list_ids), Message.parent_ref_hash.in_(own))
+        .order_by(Message.id)
+    ):
+        waiting = store.waiting.get((reply.list_id, reply.parent_ref_hash or ""))
+        if waiting is not None:
+            waiting.append(reply)
+    return store
