@@ -178,12 +178,13 @@ async def _await_rows(run: _Run) -> tuple[list[distribution.Claimed], bool]:
 async def _claim_alone(
     run: _Run, *, first: bool = False
 ) -> tuple[list[distribution.Claimed], bool]:
-    """`_claim` in a transaction of its own, tried again when the database gives up on it
-    (MariaDB reports a deadlock between lanes claiming side by side, error 1213)."""
+    """`_claim` in a transaction of its own, tried again when the database gives up on it (a
+    lock wait timeout; lanes' claims no longer deadlock, see `distribution.prepare_claims`)."""
     sessionmaker = current_runtime().sessionmaker
     for attempt in range(RECORD_ATTEMPTS):
         try:
             async with transaction(sessionmaker) as session:
+                await distribution.prepare_claims(session)
                 return await _claim(session, run, first=first)
         except OperationalError:
             if attempt == RECORD_ATTEMPTS - 1:
@@ -226,6 +227,7 @@ async def _record(
     for attempt in range(RECORD_ATTEMPTS):
         try:
             async with transaction(runtime.sessionmaker) as session:
+                await distribution.prepare_claims(session)
                 recorded = await distribution.record_results(
                     session, run.settings, [row.id for row in batch], results
                 )
