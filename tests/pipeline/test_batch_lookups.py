@@ -13,6 +13,7 @@ from oak_maillist.config import QueueSettings
 from oak_maillist.db.engine import transaction
 from oak_maillist.models import Domain, InboundMessage, Message, Thread
 from oak_maillist.runtime import Runtime
+from oak_maillist.services import search
 from oak_maillist.tasks import queue
 from oak_maillist.tasks.jobs import inbound as inbound_jobs
 from tests.factories import make_domain, make_list
@@ -36,7 +37,7 @@ POSTS = [
 
 def _raw(to: str, message_id: str, in_reply_to: str, references: str, subject: str) -> bytes:
     headers = {"In-Reply-To": in_reply_to, "References": references} if in_reply_to else {}
-    body = f"Post {message_id}\n"
+    body = f"Post {message_id} kiwi{len(message_id)} 归档帖子\n"
     return message(
         to=to, subject=subject, message_id=message_id, headers=headers, body=body
     ).encode()
@@ -100,6 +101,24 @@ async def _outcomes(runtime: Runtime, ids: list[int]) -> list[str | None]:
         return [row.outcome for row in rows]
 
 
+async def _found(runtime: Runtime, list_id: int, query: str) -> list[str]:
+    async with runtime.sessionmaker() as session:
+        hits, total = await search.search(session, list_id=list_id, query=query, per_page=50)
+        ids = await session.scalars(
+            select(Message.message_id).where(Message.id.in_([hit.id for hit in hits]))
+        )
+        assert total == len(hits)
+        return sorted(ids)
+
+
+async def _statuses(runtime: Runtime, ids: list[int]) -> set[str]:
+    async with runtime.sessionmaker() as session:
+        rows = await session.scalars(select(InboundMessage).where(InboundMessage.id.in_(ids)))
+        return {
+            f"{row.status}/{row.lease_until is None}/{row.processed_at is not None}" for row in rows
+        }
+
+
 async def test_one_batch_archives_what_one_post_at_a_time_does(started: Runtime) -> None:
     alone_list, alone_ids = await _store(started, "alone")
     batch_list, batch_ids = await _store(started, "batch")
@@ -114,6 +133,13 @@ async def test_one_batch_archives_what_one_post_at_a_time_does(started: Runtime)
     assert await _outcomes(started, batch_ids) == await _outcomes(started, alone_ids)
     alone = await _archive(started, alone_list)
     assert await _archive(started, batch_list) == alone
+
+    # Index rows and outcomes written for the whole batch at its end are all there.
+    assert await _statuses(started, batch_ids) == {"done/True/True"}
+    for query in ("kiwi5", "归档", "post"):
+        assert await _found(started, batch_list, query) == await _found(started, alone_list, query)
+    assert await _found(started, batch_list, "kiwi5") == ["a@x", "b@x", "d@x", "e@x"]
+    assert len(await _found(started, batch_list, "归档")) == len(POSTS) - 1
 
     # And what both give is right, not merely the same.
     assert results.count("discard") == 1

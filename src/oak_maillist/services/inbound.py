@@ -285,6 +285,41 @@ async def claim(session: AsyncSession, inbound_ids: Sequence[int], *, lease: tim
     return claimed
 
 
+_DONE = "oak_inbound_done"
+
+
+def collect_done(session: AsyncSession) -> None:
+    """From now on `mark_done` in this session waits for `write_done` (one statement for a
+    batch of messages instead of one each)."""
+    session.info.setdefault(_DONE, [])
+
+
+def mark_done(session: AsyncSession, row: InboundMessage, outcome: str, reasons: list[str]) -> None:
+    """Record that `row` was processed, with its outcome and reasons (the first 200)."""
+    values = {
+        "status": InboundStatus.DONE,
+        "outcome": outcome,
+        "reasons": reasons[:200],
+        "processed_at": utcnow(),
+        "lease_until": None,
+        "error": None,
+    }
+    collected: list[dict[str, object]] | None = session.info.get(_DONE)
+    if collected is None:
+        for name, value in values.items():
+            setattr(row, name, value)
+    else:
+        collected.append({"id": row.id} | values)
+
+
+async def write_done(session: AsyncSession) -> None:
+    """Write the outcomes `mark_done` collected (before the transaction commits)."""
+    collected: list[dict[str, object]] | None = session.info.get(_DONE)
+    if collected:
+        session.info[_DONE] = []
+        await session.execute(update(InboundMessage), collected)  # by primary key
+
+
 async def record_failure(session: AsyncSession, inbound_id: int, error: str) -> InboundStatus:
     """Processing raised: try again later, or park the message after MAX_ATTEMPTS."""
     row = await session.get(InboundMessage, inbound_id, populate_existing=True)

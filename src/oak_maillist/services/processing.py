@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
-from oak_maillist.db.types import utcnow
 from oak_maillist.logging import get_logger
 from oak_maillist.mail.addresses import Role
 from oak_maillist.mail.compose import notice
@@ -24,7 +23,6 @@ from oak_maillist.mail.parse import ParsedMessage, parse_message
 from oak_maillist.models import (
     Domain,
     InboundMessage,
-    InboundStatus,
     ListRole,
     ListRoleName,
     MailingList,
@@ -44,6 +42,7 @@ from oak_maillist.services import (
     posting,
 )
 from oak_maillist.services.inbound import RecipientStatus
+from oak_maillist.services.search import pending as search_pending
 
 log = get_logger(__name__)
 
@@ -63,20 +62,34 @@ class Report:
         return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "discard")
 
 
-# Session info: each row's parsed message, read by `prepare` (row id -> ParsedMessage).
+# Session info: the parsed messages of the rows `prepare` was given (row id -> ParsedMessage).
 _PARSED = "oak_parsed"
 
 
-async def prepare(session: AsyncSession, rows: Sequence[InboundMessage]) -> None:
+async def prepare(
+    session: AsyncSession,
+    rows: Sequence[InboundMessage],
+    parsed_rows: dict[int, ParsedMessage] | None = None,
+) -> None:
     """Before processing `rows` in one transaction: their lists and domains in one query, each
     list's sender rules read once for all of them, and what their posts will ask the archive
-    (duplicates, ancestors, threads, waiting replies, subscribers) read for all at once."""
+    (duplicates, ancestors, threads, waiting replies, subscribers) read for all at once. Index
+    rows and outcomes are then collected: call `finish` before the transaction commits.
+
+    `parsed_rows` keeps each row's parsed message for `process`; a caller that goes on in a
+    new transaction with the rest of the rows passes the same dict, and nothing is parsed twice.
+    """
     session.info.setdefault(policies.MEMO, {})
+    search_pending.collect(session)
+    inbound.collect_done(session)
     await inbound.preload_recipients(session, {a for row in rows for a in row.recipients})
-    parsed_rows: dict[int, ParsedMessage] = session.info.setdefault(_PARSED, {})
+    parsed_rows = {} if parsed_rows is None else parsed_rows
+    session.info[_PARSED] = parsed_rows
     wants: list[archive_memo.Want] = []
     for row in rows:
-        parsed = parsed_rows[row.id] = parse_message(row.raw)
+        parsed = parsed_rows.get(row.id)
+        if parsed is None:
+            parsed = parsed_rows[row.id] = parse_message(row.raw)
         for address in row.recipients:
             recipient = await inbound.resolve_recipient(session, address)
             if recipient.status is not RecipientStatus.OK or recipient.address is None:
@@ -100,6 +113,13 @@ async def prepare(session: AsyncSession, rows: Sequence[InboundMessage]) -> None
             )
     await archive_memo.prefetch(session, wants)
     await fanout.remember_last_subscribers(session, {want.list_id for want in wants})
+
+
+async def finish(session: AsyncSession) -> None:
+    """After processing rows that `prepare` was given, before the transaction commits: write
+    the index rows and outcomes collected for all of them."""
+    await search_pending.write_collected(session)
+    await inbound.write_done(session)
 
 
 async def process(session: AsyncSession, settings: Settings, row: InboundMessage) -> Report:
@@ -160,13 +180,8 @@ async def process(session: AsyncSession, settings: Settings, row: InboundMessage
                 envelope_from=row.envelope_from,
             )
             report.add(address, "command", outcome)
-    row.status = InboundStatus.DONE
-    row.outcome = report.outcome
-    row.reasons = report.reasons[:200]
-    row.processed_at = utcnow()
-    row.lease_until = None
-    row.error = None
-    log.info("inbound_processed", inbound_id=row.id, outcome=row.outcome)
+    inbound.mark_done(session, row, report.outcome, report.reasons)
+    log.info("inbound_processed", inbound_id=row.id, outcome=report.outcome)
     return report
 
 

@@ -20,8 +20,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import Message
+from oak_maillist.services.search import pending
 from oak_maillist.services.search.query import ParsedQuery, Scored, Term, bind, stem_prefix
 from oak_maillist.services.search.terms import INSERT, TABLE, pair_term, term_rows, word_term
+
+INSERT_TERMS = text(INSERT)
+
+
+def _key_order(row: dict[str, Any]) -> tuple[int, str, int]:
+    return row["list_id"], row["term"], row["message_id"]
+
 
 MAX_PREFIX_TERMS = 200  # terms a prefix is spelled out as; a longer list is a range
 CJK_TEXT = "CONCAT_WS(' ', m.subject, m.sender_name, m.text_body)"
@@ -73,9 +81,7 @@ class MysqlBackend:
         sender = f"{message.sender_name} {message.sender_email}"
         body = message.text_body or ""
         rows = term_rows(message.id, message.list_id, message.subject, sender, body)
-        if rows:
-            rows.sort(key=lambda row: (row["list_id"], row["term"]))
-            await session.execute(text(INSERT), rows)
+        await pending.write(session, INSERT_TERMS, rows, order=_key_order)
 
     async def matches(
         self, session: AsyncSession, list_id: int, query: ParsedQuery, limit: int, offset: int

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import Message
+from oak_maillist.services.search import pending
 from oak_maillist.services.search.query import (
     CJK_RUNS,
     ParsedQuery,
@@ -62,7 +63,8 @@ class PostgresBackend:
         body = (message.text_body or "")[:BODY_LIMIT]
         values = {"subject": message.subject, "sender": sender, "body": body}
         params = {name: words_text(value) for name, value in values.items()}
-        await session.execute(INDEX, {"id": message.id, "list_id": message.list_id} | params)
+        row = {"id": message.id, "list_id": message.list_id} | params
+        await pending.write(session, INDEX, [row])
 
     async def matches(
         self, session: AsyncSession, list_id: int, query: ParsedQuery, limit: int, offset: int

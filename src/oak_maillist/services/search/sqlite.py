@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import Message
+from oak_maillist.services.search import pending
 from oak_maillist.services.search.query import (
     CJK,
     CJK_RUNS,
@@ -58,9 +59,8 @@ class SqliteBackend:
         if any(CJK.search(column) for column in columns):
             subject, sender, body = map(cjk_column, columns)
             values = {"subject": subject, "sender": sender, "body": body}
-            await session.execute(
-                INDEX_CJK, {"id": message.id, "list": f"list{message.list_id}"} | values
-            )
+            row = {"id": message.id, "list": f"list{message.list_id}"} | values
+            await pending.write(session, INDEX_CJK, [row])
 
     async def matches(
         self, session: AsyncSession, list_id: int, query: ParsedQuery, limit: int, offset: int

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from oak_maillist.db.engine import transaction, writer_queue
 from oak_maillist.logging import get_logger
+from oak_maillist.mail.parse import ParsedMessage
 from oak_maillist.models import InboundMessage
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound, moderation, processing
@@ -78,6 +79,7 @@ async def _process_claimed(inbound_ids: list[int], done: dict[int, str]) -> None
     """Process the messages in order; `done` gets each one's outcome once it is committed."""
     runtime = current_runtime()
     pending = inbound_ids
+    parsed: dict[int, ParsedMessage] = {}  # each message parsed once, whatever the commits
     while pending:  # each round commits one message at least, so the loop ends
         outcomes: dict[int, str] = {}
         async with transaction(runtime.sessionmaker) as session:
@@ -89,13 +91,14 @@ async def _process_claimed(inbound_ids: list[int], done: dict[int, str]) -> None
                 )
             ).all()
             pending = []
-            await processing.prepare(session, rows)
+            await processing.prepare(session, rows, parsed)
             for index, row in enumerate(rows):
                 report = await processing.process(session, runtime.settings, row)
                 outcomes[row.id] = report.outcome
                 if index + 1 < len(rows) and _give_way(runtime):
                     pending = [later.id for later in rows[index + 1 :]]
                     break
+            await processing.finish(session)
         done |= outcomes
 
 
