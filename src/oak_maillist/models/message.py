@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oak_maillist.db.base import Base, BigId, IdMixin
+
+if TYPE_CHECKING:
+    from oak_maillist.models.thread import Thread
 from oak_maillist.db.types import (
     JsonText,
     LongBinary,
@@ -95,6 +99,9 @@ class Message(IdMixin, Base):
     defects: Mapped[list[str]] = mapped_column(JsonText, default=list)
     # AI verdict mark for messages accepted with a caution level.
     ai_level: Mapped[str | None] = mapped_column(String(20))
+    # Set on a new post with a thread that may not be flushed yet: one flush then inserts a
+    # batch's threads and posts together. Never loaded (thread_id is what code reads).
+    thread: Mapped[Thread | None] = relationship(lazy="raise")
 
 
 class Attachment(IdMixin, Base):

@@ -121,6 +121,8 @@ async def duplicate(ctx: Context) -> Verdict | None:
     known = memo.known(ctx.mlist.id, [ctx.message_id_hash]) if memo else None
     if known is not None:
         hit = known.get(ctx.message_id_hash)
+        if hit is not None and archive_memo.unflushed(hit):
+            await ctx.session.flush()  # the first copy came in this batch: name its id
         found = hit.id if hit else None
     else:
         found = await ctx.session.scalar(

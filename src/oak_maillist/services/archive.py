@@ -84,25 +84,27 @@ async def store(
     received_at: datetime | None = None,
     ai_level: str | None = None,
 ) -> Message:
-    """Archive one post: raw bytes and attachments to disk, then its row, in its thread."""
+    """Archive one post: raw bytes and attachments to disk, then its row, in its thread.
+
+    Within a batch that `archive_memo.prefetch` prepared, the post and its new thread may be
+    left unflushed (their ids None): the caller flushes before it needs them.
+    """
     digest = hashlib.sha256(raw).hexdigest()
     raw_path = await _keep(session, settings, "raw", digest, raw)
     placement = await place(session, mlist, message_id, parsed)
     thread = placement.thread
     received = received_at or utcnow()
     thread.message_count += 1
-    # A thread created for this post has no activity time yet (nor an id: it is flushed
-    # here, once, with its figures).
+    # A thread created for this post has no activity time yet (nor an id: it is inserted
+    # once, with its figures, by the flush that inserts the post).
     last = thread.last_activity_at if thread.last_activity_at is not None else received
     thread.last_activity_at = max(last, received)
     if not placement.parent and thread.root_message_id == message_id[:ROOT_ID_LENGTH]:
         thread.subject = parsed.subject[:998]  # the root arrived: its subject names the thread
-    if thread in session.new:
-        await session.flush()
     message = Message(
         list_id=mlist.id,
         inbound_id=inbound_id,
-        thread_id=thread.id,
+        thread=thread,
         parent_id=placement.parent.id if placement.parent else None,
         parent_ref_hash=placement.parent_ref_hash,
         thread_order=thread.message_count,
@@ -125,10 +127,11 @@ async def store(
         ai_level=ai_level,
     )
     session.add(message)
-    await session.flush()
     memo = archive_memo.memo(session)
     if memo is not None:
-        memo.remember(message)
+        memo.remember(message)  # the batch flushes its posts together (or when ids are needed)
+    if memo is None or parsed.attachments:
+        await session.flush()
     limit = settings.max_attachment_size_mb * 1024 * 1024
     for attachment in parsed.attachments:
         content = attachment.content

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import Message, Thread
@@ -37,6 +37,10 @@ class Known:
     thread_depth: int
 
 
+# An archived message, or one stored by this batch (not flushed yet while its id is None).
+Archived = Known | Message
+
+
 @dataclass(frozen=True)
 class Want:
     """One post about to go through a list's chain: what it will ask."""
@@ -51,7 +55,7 @@ class Want:
 @dataclass
 class ArchiveMemo:
     # (list id, Message-ID hash) -> the first archived message with it, None: none is
-    messages: dict[tuple[int, str], Known | None] = field(default_factory=dict)
+    messages: dict[tuple[int, str], Archived | None] = field(default_factory=dict)
     # (list id, root Message-ID) -> the threads rooted there, oldest first
     threads: dict[tuple[int, str], list[Thread]] = field(default_factory=dict)
     # (list id, Message-ID hash) -> replies kept waiting for that parent
@@ -59,9 +63,9 @@ class ArchiveMemo:
     # Threads of the ancestors found (the identity map holds objects weakly: keep them)
     loaded: list[Thread] = field(default_factory=list)
 
-    def known(self, list_id: int, hashes: Iterable[str]) -> dict[str, Known] | None:
+    def known(self, list_id: int, hashes: Iterable[str]) -> dict[str, Archived] | None:
         """The archived ones among `hashes` (None: not all of them were read)."""
-        found: dict[str, Known] = {}
+        found: dict[str, Archived] = {}
         for digest in hashes:
             key = (list_id, digest)
             if key not in self.messages:
@@ -84,14 +88,20 @@ class ArchiveMemo:
             rooted.append(thread)
 
     def remember(self, message: Message) -> None:
-        """A post stored in this transaction: later posts of the batch find it."""
+        """A post stored in this transaction (flushed or not): later posts of the batch find
+        it."""
         key = (message.list_id, message.message_id_hash)
         if key in self.messages and self.messages[key] is None:
-            self.messages[key] = Known(message.id, message.thread_id, message.thread_depth)
+            self.messages[key] = message
         if message.parent_ref_hash is not None:
             waiting = self.waiting.get((message.list_id, message.parent_ref_hash))
             if waiting is not None:
                 waiting.append(message)
+
+
+def unflushed(archived: Archived) -> bool:
+    """Stored by this batch and not flushed yet: it has no id (nor a thread id) so far."""
+    return isinstance(archived, Message) and inspect(archived).pending
 
 
 def memo(session: AsyncSession) -> ArchiveMemo | None:

@@ -18,7 +18,7 @@ from oak_maillist.mail.parse import ParsedMessage
 from oak_maillist.mail.threading import ancestry, is_reply_subject, normalize_subject
 from oak_maillist.models import MailingList, Message, Thread
 from oak_maillist.services import archive_memo
-from oak_maillist.services.archive_memo import ROOT_ID_LENGTH, Known
+from oak_maillist.services.archive_memo import ROOT_ID_LENGTH, Archived, Known
 
 # Replies without threading headers join a thread with the same subject this recent.
 SUBJECT_FALLBACK_WINDOW = timedelta(days=30)
@@ -39,7 +39,7 @@ def ancestor_ids(parsed: ParsedMessage, message_id: str) -> list[str]:
 @dataclass(frozen=True)
 class Placement:
     thread: Thread
-    parent: Known | None
+    parent: Archived | None
     parent_ref_hash: str | None
     # A thread made for a post without threading headers: none was rooted at it.
     new_root: bool = False
@@ -77,10 +77,12 @@ async def _thread_by_root(session: AsyncSession, list_id: int, root: str) -> Thr
     )
 
 
-async def _ancestors(session: AsyncSession, list_id: int, hashes: list[str]) -> dict[str, Known]:
+async def _ancestors(session: AsyncSession, list_id: int, hashes: list[str]) -> dict[str, Archived]:
     memo = archive_memo.memo(session)
     found = memo.known(list_id, hashes) if memo else None
     if found is not None:
+        if any(archive_memo.unflushed(archived) for archived in found.values()):
+            await session.flush()  # a parent stored by this batch: its ids are needed now
         return found
     found = {}
     for digest, message_id, thread_id, depth in await session.execute(
@@ -162,7 +164,7 @@ async def _waiting_replies(session: AsyncSession, message: Message) -> list[Mess
     memo = archive_memo.memo(session)
     waiting = memo.waiting_for(message.list_id, message.message_id_hash) if memo else None
     if waiting is not None:
-        return [reply for reply in waiting if reply.id != message.id]
+        return [reply for reply in waiting if reply is not message]
     return list(
         (
             await session.scalars(
@@ -180,7 +182,7 @@ async def _rooted_elsewhere(
     memo = archive_memo.memo(session)
     rooted = memo.rooted_at(message.list_id, message.message_id) if memo else None
     if rooted is not None:
-        return [other for other in rooted if other is not thread and other.id != thread.id]
+        return [other for other in rooted if other is not thread]
     return list(
         (
             await session.scalars(
@@ -201,6 +203,7 @@ async def adopt_waiting_replies(
     adopted = False
     waiting = await _waiting_replies(session, message)
     if waiting:
+        await session.flush()  # the post's and its thread's ids are needed now
         archive_memo.forget(session)  # the children's parents and threads change
     ancestors = await _ancestor_ids(session, message) if waiting else set()
     for child in waiting:
@@ -216,7 +219,10 @@ async def adopt_waiting_replies(
         adopted = True
     if new_root:
         return adopted  # place() looked for a thread rooted at this post and found none
-    for other in await _rooted_elsewhere(session, message, thread):
+    others = await _rooted_elsewhere(session, message, thread)
+    if others:
+        await session.flush()
+    for other in others:
         await _merge_into(session, thread, other)
         adopted = True
     return adopted

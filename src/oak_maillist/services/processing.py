@@ -80,6 +80,7 @@ async def prepare(
     new transaction with the rest of the rows passes the same dict, and nothing is parsed twice.
     """
     session.info.setdefault(policies.MEMO, {})
+    posting.collect_accepted(session)
     search_pending.collect(session)
     inbound.collect_done(session)
     await inbound.preload_recipients(session, {a for row in rows for a in row.recipients})
@@ -117,7 +118,8 @@ async def prepare(
 
 async def finish(session: AsyncSession) -> None:
     """After processing rows that `prepare` was given, before the transaction commits: write
-    the index rows and outcomes collected for all of them."""
+    the posts, threads, index rows and outcomes collected for all of them."""
+    await posting.publish_accepted(session)
     await search_pending.write_collected(session)
     await inbound.write_done(session)
 
