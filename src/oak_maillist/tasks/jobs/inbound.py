@@ -20,13 +20,18 @@ from oak_maillist.tasks.registry import job
 log = get_logger(__name__)
 
 # Messages handed over while a batch runs are claimed and processed together in the next,
-# this many at most; one batch at a time per process on SQLite (one writer at a time), more
-# elsewhere. A batch shares one transaction, its lists, domains and sender rules, what its
-# posts ask the archive, and the flush and statements that write them. On SQLite it commits
-# early when the SMTP edge waits for the write lock (see _give_way), so that a client's 250
-# waits for one message's processing (and the batch's closing writes) at most. 16 against 8:
-# 5 KB posts archived about 10% faster; 32: a little faster again, but the closing writes
-# then hold the SMTP edge up longer (250 p95 38-40 -> 45-50 ms, bench/ingest.py).
+# this many at most. A batch shares one transaction, its lists, domains and sender rules, what
+# its posts ask the archive, and the flush and statements that write them. On SQLite it
+# commits early when the SMTP edge waits for the write lock (see _give_way), so that a
+# client's 250 waits for one message's processing (and the batch's closing writes) at most.
+# 16 against 8: 5 KB posts archived about 10% faster; 32: a little faster again, but the
+# closing writes then hold the SMTP edge up longer (250 p95 38-40 -> 45-50 ms).
+#
+# One batch at a time per process, on every database. SQLite has one writer at a time anyway.
+# On PostgreSQL, batches side by side in the process that also runs the SMTP edge took its
+# 250 p95 from 50-57 to 126-137 ms and archived no more (251-261 against 245 posts/s); in two
+# worker processes they archived fewer (116 against 162/s). Each process has one GIL: more
+# processes scale out, more batches in one do not (bench/ingest.py, 5 KB posts).
 MAX_BATCH = 16
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, inbound.Batches[int, str]] = (
     weakref.WeakKeyDictionary()
@@ -40,13 +45,7 @@ async def process(inbound_id: int) -> str:
     loop = asyncio.get_running_loop()
     batches = _batches.get(loop)
     if batches is None:
-        runtime = current_runtime()
-        sqlite = runtime.engine.dialect.name == "sqlite"
-        batches = _batches[loop] = inbound.Batches(
-            _process_batch,
-            max_size=MAX_BATCH,
-            concurrency=1 if sqlite else runtime.settings.queue.concurrency,
-        )
+        batches = _batches[loop] = inbound.Batches(_process_batch, max_size=MAX_BATCH)
     return await batches.submit(inbound_id)
 
 
