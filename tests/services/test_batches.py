@@ -1,4 +1,4 @@
-"""Group commit (services.inbound.Batches): who runs together, and whose error is whose."""
+"""Group commit (services.batches.Batches): who runs together, and whose error is whose."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from oak_maillist.services.inbound import Batches
+from oak_maillist.services.batches import Batches
 
 
 class Recorder:

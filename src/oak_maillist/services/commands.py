@@ -24,7 +24,7 @@ from oak_maillist.models import Domain, MailingList, Subscriber, SubscriberStatu
 from oak_maillist.moderation.rules import address_key
 from oak_maillist.services import links, outbound, subscriptions
 from oak_maillist.services.activity import Origin
-from oak_maillist.services.posting import is_automatic
+from oak_maillist.services.post_notices import is_automatic
 
 log = get_logger(__name__)
 

@@ -25,7 +25,7 @@ from oak_maillist.models import (
     User,
 )
 from oak_maillist.moderation.rules import address_key
-from oak_maillist.services import activity, posting
+from oak_maillist.services import activity, post_notices, posting
 from oak_maillist.services.activity import Origin
 
 log = get_logger(__name__)
@@ -212,7 +212,7 @@ async def reject(
     mlist = await session.get(MailingList, held.list_id)
     inbound = await session.get(InboundMessage, held.inbound_id)
     if notify and mlist is not None and inbound is not None:
-        await posting.notify_poster(
+        await post_notices.notify_poster(
             session,
             settings,
             mlist=mlist,

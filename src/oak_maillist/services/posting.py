@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import Settings
@@ -23,21 +21,14 @@ from oak_maillist.models import (
     Domain,
     HeldMessage,
     InboundMessage,
-    ListRole,
     MailingList,
     Message,
-    Subscriber,
-    User,
 )
 from oak_maillist.moderation import ai, chain
-from oak_maillist.moderation.rules import Action, address_key
-from oak_maillist.services import archive, fanout, outbound, search, subscriptions
+from oak_maillist.moderation.rules import Action
+from oak_maillist.services import archive, fanout, post_notices, search
 
 log = get_logger(__name__)
-
-POSTER_NOTICES = ("poster_held", "poster_rejected")
-# Precedence values of mail that must never get an automatic answer (RFC 3834 §2, §3.1.8).
-QUIET_PRECEDENCE = frozenset({"bulk", "junk", "list"})
 
 
 @dataclass(frozen=True)
@@ -45,22 +36,6 @@ class PostResult:
     decision: chain.Decision
     message: Message | None = None
     held: HeldMessage | None = None
-
-
-def is_automatic(parsed: ParsedMessage, envelope_from: str) -> bool:
-    """Mail that must not be answered: bounces, auto-replies, list and bulk mail."""
-    auto = parsed.auto_submitted.strip().lower()
-    if auto and not auto.startswith("no"):
-        return True
-    if parsed.precedence.strip().lower() in QUIET_PRECEDENCE or parsed.list_id.strip():
-        return True
-    envelope = envelope_from.strip().strip("<>").strip()  # the null sender "<>" is a bounce
-    local = envelope.rpartition("@")[0].lower()
-    return (
-        not envelope
-        or local in {"mailer-daemon", "postmaster"}
-        or (local.endswith(("-bounces", "-request")) or "-bounces+" in local)
-    )
 
 
 def list_identity(mlist: MailingList, domain: Domain) -> tuple[str, str]:
@@ -169,8 +144,8 @@ async def run_chain(
             decision=decision,
             ai_result_id=ctx.ai_result.id if ctx.ai_result else None,
         )
-        await notify_moderators(session, settings, mlist=mlist, held=held)
-        await notify_poster(
+        await post_notices.notify_moderators(session, settings, mlist=mlist, held=held)
+        await post_notices.notify_poster(
             session,
             settings,
             mlist=mlist,
@@ -178,11 +153,11 @@ async def run_chain(
             envelope_from=envelope_from,
             template="poster_held",
             subject=parsed.subject,
-            reasons=for_poster(decision.reasons),
+            reasons=post_notices.for_poster(decision.reasons),
         )
         return PostResult(decision, held=held)
     if decision.action is Action.REJECT:
-        await notify_poster(
+        await post_notices.notify_poster(
             session,
             settings,
             mlist=mlist,
@@ -190,19 +165,10 @@ async def run_chain(
             envelope_from=envelope_from,
             template="poster_rejected",
             subject=parsed.subject,
-            reason=for_poster(decision.reasons[-1:])[0],
+            reason=post_notices.for_poster(decision.reasons[-1:])[0],
             note="",
         )
     return PostResult(decision)
-
-
-AI_REASON_FOR_POSTER = "ai: automated content screening asked for a moderator's review"
-
-
-def for_poster(reasons: list[str]) -> list[str]:
-    """Reasons as the poster may read them: an AI verdict's score, labels and provider stay
-    with the moderators (telling them would help a spammer tune the next try)."""
-    return [AI_REASON_FOR_POSTER if r.startswith("ai_") else r for r in reasons]
 
 
 async def hold(
@@ -231,77 +197,3 @@ async def hold(
     session.add(held)
     await session.flush()
     return held
-
-
-async def moderators(session: AsyncSession, list_id: int) -> list[User]:
-    """The active users who moderate or own a list."""
-    return list(
-        (
-            await session.scalars(
-                select(User)
-                .join(ListRole, ListRole.user_id == User.id)
-                .where(ListRole.list_id == list_id, User.is_active.is_(True))
-                .distinct()
-            )
-        ).all()
-    )
-
-
-async def notify_moderators(
-    session: AsyncSession, settings: Settings, *, mlist: MailingList, held: HeldMessage
-) -> None:
-    base = str(settings.server.base_url).rstrip("/")
-    for user in await moderators(session, mlist.id):
-        await subscriptions.send_mail(
-            session,
-            mlist,
-            template="moderation_notice",
-            recipient=user.email,
-            language=user.language,
-            settings=settings,
-            sender=held.sender_email,
-            subject=held.subject,
-            reasons=held.reasons,
-            approve_url=f"{base}/moderation/{held.id}?action=approve",
-            reject_url=f"{base}/moderation/{held.id}?action=reject",
-            queue_url=f"{base}/lists/{mlist.id}/moderation",
-        )
-
-
-async def notify_poster(
-    session: AsyncSession,
-    settings: Settings,
-    *,
-    mlist: MailingList,
-    parsed: ParsedMessage,
-    envelope_from: str,
-    template: str,
-    **context: Any,
-) -> bool:
-    """Tell the poster about their post: never for automatic mail (RFC 3834), and at most
-    `max_notices_per_sender_per_day` times."""
-    recipient = (parsed.sender.email or envelope_from).strip()
-    if "@" not in recipient or is_automatic(parsed, envelope_from):
-        return False
-    key = address_key(recipient)
-    sent = await outbound.sent_since(
-        session, recipient=recipient, kinds=POSTER_NOTICES, since=utcnow() - timedelta(days=1)
-    )
-    if sent >= settings.moderation.max_notices_per_sender_per_day:
-        log.info("poster_notice_suppressed", list_id=mlist.id, template=template)
-        return False
-    language = await session.scalar(
-        select(Subscriber.language).where(
-            Subscriber.list_id == mlist.id, Subscriber.email_normalized == key
-        )
-    )
-    await subscriptions.send_mail(
-        session,
-        mlist,
-        template=template,
-        recipient=recipient,
-        language=language or mlist.language,
-        settings=settings,
-        **context,
-    )
-    return True

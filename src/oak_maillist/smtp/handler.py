@@ -14,7 +14,8 @@ from oak_maillist.logging import get_logger
 from oak_maillist.metrics import MESSAGES_RECEIVED, SMTP_REPLIES
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound
-from oak_maillist.services.inbound import Batches, Received, Recipient, RecipientStatus
+from oak_maillist.services.batches import Batches
+from oak_maillist.services.inbound import Received, Recipient, RecipientStatus
 from oak_maillist.smtp import replies
 
 log = get_logger(__name__)

@@ -14,6 +14,7 @@ from oak_maillist.mail.parse import ParsedMessage
 from oak_maillist.models import InboundMessage
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound, moderation, processing
+from oak_maillist.services.batches import Batches
 from oak_maillist.tasks.queue import current_runtime, enqueue
 from oak_maillist.tasks.registry import job
 
@@ -33,7 +34,7 @@ log = get_logger(__name__)
 # worker processes they archived fewer (116 against 162/s). Each process has one GIL: more
 # processes scale out, more batches in one do not (bench/ingest.py, 5 KB posts).
 MAX_BATCH = 16
-_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, inbound.Batches[int, str]] = (
+_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batches[int, str]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -45,7 +46,7 @@ async def process(inbound_id: int) -> str:
     loop = asyncio.get_running_loop()
     batches = _batches.get(loop)
     if batches is None:
-        batches = _batches[loop] = inbound.Batches(_process_batch, max_size=MAX_BATCH)
+        batches = _batches[loop] = Batches(_process_batch, max_size=MAX_BATCH)
     return await batches.submit(inbound_id)
 
 
