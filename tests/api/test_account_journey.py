@@ -7,7 +7,7 @@ import time
 import httpx
 import time_machine
 
-from oak_maillist.services.auth import totp
+from oak_maillist.services.auth import totp_codes
 from tests.api.test_passkeys import passkey_login, register_passkey
 from tests.api.test_totp import oathtool
 from tests.softauthn import SoftAuthenticator
@@ -46,7 +46,7 @@ async def test_register_totp_mfa_login_passkey_sessions(client: httpx.AsyncClien
             json={"email": "journey@example.org", "password": PASSWORD},
         )
         assert step.json()["mfa_required"] is True
-        clock.shift(totp.PERIOD)
+        clock.shift(totp_codes.PERIOD)
         verified = await client.post(
             f"{API}/mfa/totp/verify",
             headers={"User-Agent": "Firefox"},

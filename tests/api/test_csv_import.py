@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oak_maillist.db.types import utcnow
 from oak_maillist.models import ActivityLog, ListRole, MailingList, Subscriber
 from oak_maillist.runtime import Runtime
-from oak_maillist.services import csv_import
+from oak_maillist.services import csv_import, subscriber_csv
 from tests.api.mailing import jobs_relaying_to, link_token
 from tests.factories import login, make_domain, make_list, make_user
 from tests.sink import Sink
@@ -344,11 +344,11 @@ async def test_a_big_list_is_asked_batch_by_batch(
 
 
 def test_the_row_count_is_capped() -> None:
-    reader = csv_import.SubscriberCsvReader(
+    reader = subscriber_csv.SubscriberCsvReader(
         io.BytesIO(b"email\na@example.org\n\nb@example.org\nc@example.org\n"), max_rows=2
     )
     reader.read_header()
-    with pytest.raises(csv_import.TooManyRowsError):
+    with pytest.raises(subscriber_csv.TooManyRowsError):
         reader.read_batch(10)
 
 

@@ -22,8 +22,9 @@ from oak_maillist.models import ActivityLog, AuthChallenge, Passkey, User
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import crypto
 from oak_maillist.services.activity import Origin
-from oak_maillist.services.auth import challenges, passkeys, totp
+from oak_maillist.services.auth import challenges, passkey_verification, passkeys, totp, totp_codes
 from oak_maillist.services.auth import login as login_service
+from oak_maillist.services.auth import passkey_login as passkey_login_service
 from tests.factories import DEFAULT_PASSWORD, login, make_user
 from tests.softauthn import (
     NotAllowedError,
@@ -542,7 +543,7 @@ async def test_passkeys_per_account_are_capped(
         Passkey(
             user_id=alice.id,
             credential_id=b64url(bytes([n])),
-            credential_id_hash=passkeys.credential_hash(bytes([n])),
+            credential_id_hash=passkey_verification.credential_hash(bytes([n])),
             public_key=b"\x00",
         )
         for n in range(passkeys.MAX_PASSKEYS)
@@ -614,7 +615,7 @@ async def test_a_removed_passkey_no_longer_signs_in(
 
 async def _enable_totp(db: AsyncSession, runtime: Runtime, user: User) -> None:
     user.totp_secret = crypto.encrypt(
-        totp.new_secret(), runtime.settings.security, purpose=totp.ENCRYPTION_PURPOSE
+        totp_codes.new_secret(), runtime.settings.security, purpose=totp.ENCRYPTION_PURPOSE
     )
     user.totp_enabled = True
     await db.commit()
@@ -788,9 +789,9 @@ def _origins(vector: Json) -> list[str]:
     return [origin] if isinstance(origin, str) else list(origin)
 
 
-def _rp(vector: Json, origin: str | None = None) -> passkeys.RelyingParty:
+def _rp(vector: Json, origin: str | None = None) -> passkey_verification.RelyingParty:
     inputs = vector["inputs"]
-    return passkeys.RelyingParty(
+    return passkey_verification.RelyingParty(
         id=inputs["expected_rp_id"], name="Corpus", origin=origin or _origins(vector)[0]
     )
 
@@ -841,8 +842,10 @@ def test_recorded_registration_through_our_verification(
     credential = RegistrationCredential.model_validate(_browser_json(vector)).as_json()
     challenge = _bytes(vector["inputs"]["expected_challenge"])
     if "expected_error" in vector:
-        with pytest.raises(passkeys.PasskeyRegistrationInvalidError):
-            passkeys.verify_registration(credential, challenge=challenge, rp=_rp(vector))
+        with pytest.raises(passkey_verification.PasskeyRegistrationInvalidError):
+            passkey_verification.verify_registration(
+                credential, challenge=challenge, rp=_rp(vector)
+            )
         return
     # A deployment has one origin (server.base_url): where upstream allows several, the
     # recording passes for the origin it was made at, and only for that one.
@@ -850,10 +853,10 @@ def test_recorded_registration_through_our_verification(
     for origin in _origins(vector):
         rp = _rp(vector, origin)
         if origin != client_data["origin"]:
-            with pytest.raises(passkeys.PasskeyRegistrationInvalidError):
-                passkeys.verify_registration(credential, challenge=challenge, rp=rp)
+            with pytest.raises(passkey_verification.PasskeyRegistrationInvalidError):
+                passkey_verification.verify_registration(credential, challenge=challenge, rp=rp)
             continue
-        new = passkeys.verify_registration(credential, challenge=challenge, rp=rp)
+        new = passkey_verification.verify_registration(credential, challenge=challenge, rp=rp)
         expected = vector["expected"]
         assert new.credential_id == _bytes(expected["credential_id"])
         assert new.public_key == _bytes(expected["credential_public_key"])
@@ -868,7 +871,7 @@ def test_recorded_authentication_through_our_verification(vector: Json) -> None:
     credential = AuthenticationCredential.model_validate(_browser_json(vector)).as_json()
 
     def verify() -> Any:
-        return passkeys.verify_assertion(
+        return passkey_verification.verify_assertion(
             credential,
             challenge=_bytes(inputs["expected_challenge"]),
             rp=_rp(vector),
@@ -878,7 +881,7 @@ def test_recorded_authentication_through_our_verification(vector: Json) -> None:
         )
 
     if "expected_error" in vector:
-        with pytest.raises(passkeys.PasskeyInvalidError):
+        with pytest.raises(passkey_verification.PasskeyInvalidError):
             verify()
         return
     assert verify().new_sign_count == vector["expected"]["new_sign_count"]
@@ -952,7 +955,7 @@ async def test_recorded_assertion_signs_in_then_its_replay_is_caught(
         Passkey(
             user_id=alice.id,
             credential_id=b64url(credential_id),
-            credential_id_hash=passkeys.credential_hash(credential_id),
+            credential_id_hash=passkey_verification.credential_hash(credential_id),
             public_key=_bytes(inputs["credential_public_key"]),
             sign_count=inputs["credential_current_sign_count"],
         )
@@ -970,7 +973,7 @@ async def test_recorded_assertion_signs_in_then_its_replay_is_caught(
             user_id=alice.id,
             data={"challenge": inputs["expected_challenge"]["b64u"]},
         )
-        return await passkeys.sign_in(
+        return await passkey_login_service.sign_in(
             db,
             challenge_id=challenge_id,
             credential=credential,
@@ -983,7 +986,7 @@ async def test_recorded_assertion_signs_in_then_its_replay_is_caught(
     pair = await attempt()
     assert pair.user.id == alice.id
     await db.commit()
-    with pytest.raises(passkeys.PasskeyCounterRegressionError):
+    with pytest.raises(passkey_verification.PasskeyCounterRegressionError):
         await attempt()
     await db.rollback()
     [row] = await stored_passkeys(runtime)

@@ -25,7 +25,7 @@ from oak_maillist.runtime import Runtime
 from oak_maillist.services import system_settings
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.auth import login as login_service
-from oak_maillist.services.auth import totp
+from oak_maillist.services.auth import totp, totp_codes
 from oak_maillist.services.crypto import decrypt, token_hash
 from tests.factories import DEFAULT_PASSWORD, login, make_user
 
@@ -40,7 +40,7 @@ BACKUP_CODE = re.compile(
 
 @pytest.fixture
 def clock() -> Iterator[time_machine.Traveller]:
-    """The process clock at START, ticking; `clock.shift(totp.PERIOD)` moves one step on.
+    """The process clock at START, ticking; `clock.shift(totp_codes.PERIOD)` moves one step on.
     The app runs in this process, so it sees the same time as oathtool's --now."""
     with time_machine.travel(START, tick=True) as traveller:
         yield traveller
@@ -69,7 +69,7 @@ def oathtool(secret: str, *, steps_ago: int = 0) -> str:
     """The code the reference implementation gives for the (travelled) current time."""
     program = shutil.which("oathtool")
     assert program is not None, "oathtool is not installed (Debian package oathtool)"
-    at = int(time.time()) - steps_ago * totp.PERIOD
+    at = int(time.time()) - steps_ago * totp_codes.PERIOD
     result = subprocess.run(
         [program, "--totp", "-b", secret, "--now", f"@{at}"],
         capture_output=True,
@@ -84,8 +84,8 @@ def oathtool(secret: str, *, steps_ago: int = 0) -> str:
 
 def wrong_code(secret: str) -> str:
     """A well-formed code valid for no step in the window."""
-    now = totp.time_step(time.time())
-    valid = {totp.code_for_step(secret, now + offset) for offset in range(-2, 3)}
+    now = totp_codes.time_step(time.time())
+    valid = {totp_codes.code_for_step(secret, now + offset) for offset in range(-2, 3)}
     return next(f"{n:06d}" for n in range(10**6) if f"{n:06d}" not in valid)
 
 
@@ -196,7 +196,7 @@ async def test_totp_sign_in_from_setup_to_disable(
     assert all(BACKUP_CODE.fullmatch(code) for code in codes)
     stored = await fresh_user(reader, user.id)
     assert stored.totp_enabled is True
-    assert stored.totp_last_step == totp.time_step(time.time())
+    assert stored.totp_last_step == totp_codes.time_step(time.time())
     rows = await backup_rows(reader, user.id)
     assert len(rows) == 10
     assert all(row.used_at is None for row in rows)
@@ -220,7 +220,7 @@ async def test_totp_sign_in_from_setup_to_disable(
     assert step["expires_in"] == settings.security.session_token_expiration_seconds
 
     # A fresh code (the enabling code's step is spent) gives the same answer as a login.
-    clock.shift(totp.PERIOD)
+    clock.shift(totp_codes.PERIOD)
     code = oathtool(secret)
     signed_in = await verify(client, step["mfa_token"], code)
     assert signed_in.status_code == 200, signed_in.text
@@ -265,7 +265,7 @@ async def test_totp_sign_in_from_setup_to_disable(
     ).scalar_one()
     assert challenge.attempts == 5
     assert challenge.used_at is not None
-    clock.shift(totp.PERIOD)
+    clock.shift(totp_codes.PERIOD)
     dead = await verify(client, mfa_token, oathtool(secret))
     assert (dead.status_code, error_code(dead)) == (401, "challenge_invalid")
 
@@ -365,7 +365,7 @@ async def test_one_step_of_drift_is_accepted_two_are_not(
     headers: dict[str, str],
 ) -> None:
     secret, _codes = await enable_totp(client, headers)
-    clock.shift(10 * totp.PERIOD)  # far from the step spent on enabling
+    clock.shift(10 * totp_codes.PERIOD)  # far from the step spent on enabling
     mfa_token = await start_login(client, user.email)
     two_ago = await verify(client, mfa_token, oathtool(secret, steps_ago=2))
     assert (two_ago.status_code, error_code(two_ago)) == (401, "mfa_code_invalid")
@@ -409,7 +409,7 @@ async def test_concurrent_requests_cannot_both_spend_one_code(
     reader: AsyncSession,
 ) -> None:
     secret, codes = await enable_totp(client, headers)
-    clock.shift(totp.PERIOD)
+    clock.shift(totp_codes.PERIOD)
     for code in (oathtool(secret), codes[0]):
         tokens = [await start_login(client, user.email) for _ in range(2)]
         answers = await asyncio.gather(*(verify(client, token, code) for token in tokens))
@@ -431,7 +431,7 @@ async def test_a_code_raced_by_two_transactions_is_spent_once(
     """The second transaction reads the code as unspent before the first commits; only the
     conditional UPDATE, waiting on the first one's row lock, can refuse it."""
     secret, codes = await enable_totp(client, headers)
-    clock.shift(totp.PERIOD)
+    clock.shift(totp_codes.PERIOD)
     for code in (oathtool(secret), codes[0]):
         first_token, second_token = [await start_login(client, user.email) for _ in range(2)]
         async with runtime.sessionmaker() as first, runtime.sessionmaker() as second:
@@ -472,7 +472,7 @@ async def test_disable_and_regenerate_need_the_password_or_a_code(
     )
     assert (not_yet.status_code, error_code(not_yet)) == (409, "totp_not_enabled")
     secret, old_codes = await enable_totp(client, headers)
-    clock.shift(totp.PERIOD)
+    clock.shift(totp_codes.PERIOD)
     for path in ("/mfa/totp/disable", "/mfa/backup-codes/regenerate"):
         empty = await client.post(f"{API}{path}", headers=headers, json={})
         assert (empty.status_code, error_code(empty)) == (422, "password_or_code_required")

@@ -6,22 +6,17 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import EmailTemplate
-from oak_maillist.services import templates
-from oak_maillist.services.templates import (
-    LANGUAGES,
-    MAX_BODY,
-    SPECS,
-    TemplateInvalidError,
-    TemplateUnsafeError,
-)
+from oak_maillist.services import template_catalog, template_sandbox, templates
+from oak_maillist.services.template_catalog import LANGUAGES, MAX_BODY, SPECS
+from oak_maillist.services.template_sandbox import TemplateInvalidError, TemplateUnsafeError
 from tests.factories import make_list
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("name", list(SPECS))
 def test_every_builtin_renders_with_its_sample_data(name: str, language: str) -> None:
-    source = templates.builtin(name, language)
-    rendered = templates.check(name=name, subject=source.subject, body=source.body)
+    source = template_catalog.builtin(name, language)
+    rendered = template_sandbox.check(name=name, subject=source.subject, body=source.body)
     assert bool(rendered.subject) is SPECS[name].has_subject
     assert "\n" not in rendered.subject
     assert "{{" not in rendered.body
@@ -32,8 +27,8 @@ def test_every_builtin_renders_with_its_sample_data(name: str, language: str) ->
 
 
 def test_each_language_has_its_own_text() -> None:
-    english = templates.builtin("welcome", "en")
-    chinese = templates.builtin("welcome", "zh-CN")
+    english = template_catalog.builtin("welcome", "en")
+    chinese = template_catalog.builtin("welcome", "zh-CN")
     assert english.subject.startswith("Welcome")
     assert chinese.subject.startswith("欢迎")
 
@@ -46,7 +41,7 @@ def _error(excinfo: pytest.ExceptionInfo[Exception]) -> tuple[str, int, dict[str
 
 def test_syntax_error_gives_its_line() -> None:
     with pytest.raises(TemplateInvalidError) as excinfo:
-        templates.check(name="welcome", subject="Hi", body="Hello\n\n{% if %}\nbye\n")
+        template_sandbox.check(name="welcome", subject="Hi", body="Hello\n\n{% if %}\nbye\n")
     code, status, details = _error(excinfo)
     assert (code, status) == ("template_invalid", 422)
     assert details["field"] == "body"
@@ -56,7 +51,7 @@ def test_syntax_error_gives_its_line() -> None:
 
 def test_syntax_error_in_subject_names_the_subject() -> None:
     with pytest.raises(TemplateInvalidError) as excinfo:
-        templates.check(name="welcome", subject="Hi {{ list.name", body="Hello\n")
+        template_sandbox.check(name="welcome", subject="Hi {{ list.name", body="Hello\n")
     assert excinfo.value.details["field"] == "subject"
     assert excinfo.value.details["line"] == 1
 
@@ -73,7 +68,7 @@ def test_syntax_error_in_subject_names_the_subject() -> None:
 )
 def test_render_failure_gives_its_line(body: str, line: int) -> None:
     with pytest.raises(TemplateInvalidError) as excinfo:
-        templates.check(name="digest", subject="Digest", body=body)
+        template_sandbox.check(name="digest", subject="Digest", body=body)
     code, status, details = _error(excinfo)
     assert (code, status) == ("template_invalid", 422)
     assert (details["field"], details["line"]) == ("body", line)
@@ -81,7 +76,7 @@ def test_render_failure_gives_its_line(body: str, line: int) -> None:
 
 def test_variables_of_other_templates_are_undefined() -> None:
     with pytest.raises(TemplateInvalidError, match="confirm_url"):
-        templates.check(name="welcome", subject="Hi", body="{{ confirm_url }}\n")
+        template_sandbox.check(name="welcome", subject="Hi", body="{{ confirm_url }}\n")
 
 
 @pytest.mark.parametrize(
@@ -107,7 +102,7 @@ def test_variables_of_other_templates_are_undefined() -> None:
 )
 def test_sandbox_refuses_escapes_and_giants(body: str) -> None:
     with pytest.raises(TemplateUnsafeError) as excinfo:
-        templates.check(name="digest", subject="Hi", body=f"line one\n{body}\n")
+        template_sandbox.check(name="digest", subject="Hi", body=f"line one\n{body}\n")
     code, status, details = _error(excinfo)
     assert (code, status) == ("template_unsafe", 422)
     assert (details["field"], details["line"]) == ("body", 2)
@@ -115,26 +110,26 @@ def test_sandbox_refuses_escapes_and_giants(body: str) -> None:
 
 def test_limits_and_shape() -> None:
     with pytest.raises(TemplateInvalidError, match="too long"):
-        templates.check(name="welcome", subject="Hi", body="x" * (MAX_BODY + 1))
+        template_sandbox.check(name="welcome", subject="Hi", body="x" * (MAX_BODY + 1))
     with pytest.raises(TemplateInvalidError, match="too long"):
-        templates.check(
+        template_sandbox.check(
             name="welcome", subject="Hi", body="{% for i in range(99999) %}xxx{% endfor %}"
         )
     with pytest.raises(TemplateInvalidError) as excinfo:
-        templates.check(name="welcome", subject="Hi", body="ok\nno\x00here\n")
+        template_sandbox.check(name="welcome", subject="Hi", body="ok\nno\x00here\n")
     assert excinfo.value.details["line"] == 2
     with pytest.raises(TemplateInvalidError, match="has no subject"):
-        templates.check(name="footer", subject="Hi", body="-- \n")
+        template_sandbox.check(name="footer", subject="Hi", body="-- \n")
     with pytest.raises(TemplateInvalidError, match="subject is required"):
-        templates.check(name="welcome", subject=" ", body="Hi\n")
+        template_sandbox.check(name="welcome", subject=" ", body="Hi\n")
     with pytest.raises(TemplateInvalidError, match="one line"):
-        templates.check(name="welcome", subject="Hi\nBcc: x@example.org", body="Hi\n")
-    with pytest.raises(templates.TemplateNotFoundError):
-        templates.check(name="nope", subject="Hi", body="Hi\n")
+        template_sandbox.check(name="welcome", subject="Hi\nBcc: x@example.org", body="Hi\n")
+    with pytest.raises(template_catalog.TemplateNotFoundError):
+        template_sandbox.check(name="nope", subject="Hi", body="Hi\n")
 
 
 def test_rendered_subject_is_one_line() -> None:
-    rendered = templates.check(
+    rendered = template_sandbox.check(
         name="poster_held",
         subject="Held: {{ subject }}",
         body="{{ reasons|join(', ') }}\n",
@@ -148,7 +143,7 @@ def test_rendered_subject_is_one_line() -> None:
     [("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("zh_tw", "zh-CN"), ("en-GB", "en"), ("fr", "en")],
 )
 def test_pick_language(value: str, language: str) -> None:
-    assert templates.pick_language(value) == language
+    assert template_catalog.pick_language(value) == language
 
 
 def _override(

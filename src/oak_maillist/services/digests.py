@@ -28,7 +28,7 @@ from oak_maillist.models import (
     Subscriber,
     SubscriberStatus,
 )
-from oak_maillist.services import links, outbound, subscriptions, templates
+from oak_maillist.services import links, outbound, subscriptions, template_catalog, templates
 
 log = get_logger(__name__)
 
@@ -151,7 +151,7 @@ async def _queue_copies(
     items = [_post(message) for message in posts]
     shared: dict[tuple[str, str], tuple[digest_mail.Shared, str]] = {}
     for reader in readers:
-        language = templates.pick_language(reader.language)
+        language = template_catalog.pick_language(reader.language)
         fmt = reader.digest_format if reader.digest_format in FORMATS else DigestFormat.MIME
         if (language, fmt) not in shared:
             shared[language, fmt] = await _encode(

@@ -28,7 +28,7 @@ from oak_maillist.models import (
 )
 from oak_maillist.services import activity, subscriptions
 from oak_maillist.services.activity import Origin
-from oak_maillist.services.csv_import import neutralise
+from oak_maillist.services.subscriber_csv import neutralise
 from oak_maillist.services.users import normalize_email
 
 EXPORT_BATCH_SIZE = 2000

@@ -24,7 +24,7 @@ from oak_maillist.api.v1.schemas.passkeys import (
     PasskeyRegisterIn,
     PasskeyRenameIn,
 )
-from oak_maillist.services.auth import passkeys
+from oak_maillist.services.auth import passkey_login, passkey_verification, passkeys
 from oak_maillist.services.auth.passkeys import Ceremony
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -40,7 +40,7 @@ async def registration_options(
 ) -> CeremonyOut:
     """Options for startRegistration(); send its answer to /passkey/register."""
     ceremony = await passkeys.registration_options(
-        session, principal.user, rp=passkeys.relying_party(settings)
+        session, principal.user, rp=passkey_verification.relying_party(settings)
     )
     return _ceremony_out(ceremony)
 
@@ -59,7 +59,7 @@ async def register(
         challenge_id=body.challenge_id,
         credential=body.credential.as_json(),
         name=body.name,
-        rp=passkeys.relying_party(settings),
+        rp=passkey_verification.relying_party(settings),
         origin=origin,
     )
     return PasskeyOut.model_validate(passkey)
@@ -103,10 +103,10 @@ async def authentication_options(
     """Options for startAuthentication(): any passkey of ours the browser holds, or, with the
     mfa_token from /auth/login, the passkeys of that user as the second factor."""
     await limiter.hit("passkey_ip", origin.ip)
-    ceremony = await passkeys.authentication_options(
+    ceremony = await passkey_login.authentication_options(
         session,
         mfa_token=body.mfa_token if body else None,
-        rp=passkeys.relying_party(settings),
+        rp=passkey_verification.relying_party(settings),
     )
     return _ceremony_out(ceremony)
 
@@ -121,12 +121,12 @@ async def login_with_passkey(
 ) -> TokenOut:
     """Tokens for the owner of the passkey that answered a challenge of /passkey/auth-options."""
     await limiter.hit("passkey_ip", origin.ip)
-    pair = await passkeys.sign_in(
+    pair = await passkey_login.sign_in(
         session,
         challenge_id=body.challenge_id,
         credential=body.credential.as_json(),
         mfa_token=body.mfa_token,
-        rp=passkeys.relying_party(settings),
+        rp=passkey_verification.relying_party(settings),
         settings=settings.security,
         origin=origin,
     )

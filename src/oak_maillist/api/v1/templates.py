@@ -24,7 +24,7 @@ from oak_maillist.api.v1.schemas.templates import (
     TemplateVariableOut,
 )
 from oak_maillist.errors import ForbiddenError
-from oak_maillist.services import templates
+from oak_maillist.services import template_catalog, templates
 from oak_maillist.services.access import Need, access_list, managed_list_ids
 
 router = APIRouter(tags=["templates"])
@@ -56,11 +56,11 @@ def _infos(overridden: dict[str, list[str]]) -> list[TemplateInfoOut]:
             ],
             overridden_languages=overridden[spec.name],  # type: ignore[arg-type]
         )
-        for spec in templates.SPECS.values()
+        for spec in template_catalog.SPECS.values()
     ]
 
 
-def _out(source: templates.Source, level: str) -> TemplateOut:
+def _out(source: template_catalog.Source, level: str) -> TemplateOut:
     return TemplateOut(
         name=source.name,
         language=source.language,  # type: ignore[arg-type]

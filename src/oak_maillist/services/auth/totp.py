@@ -1,53 +1,46 @@
-"""TOTP second factor (RFC 6238) and single-use backup codes."""
+"""TOTP second factor (RFC 6238) and single-use backup codes: setup, enabling, disabling and
+the second step of a sign-in.
+
+What codes look like and the RFC 6238 maths are in totp_codes; storing and spending backup
+codes is in backup_codes.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import io
-import re
-import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import pyotp
-import segno
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from oak_maillist.config import SecuritySettings
-from oak_maillist.db.types import utcnow
 from oak_maillist.errors import ConflictError, InvalidInputError
 from oak_maillist.models import BackupCode, User
 from oak_maillist.ratelimit import Limiter
 from oak_maillist.services import activity, system_settings
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.auth import login, passwords
+from oak_maillist.services.auth.backup_codes import (
+    _accept_backup_code,
+    _replace_backup_codes,
+    _unused_backup_codes,
+)
 from oak_maillist.services.auth.sessions import TokenPair
-from oak_maillist.services.crypto import decrypt, encrypt, same
+from oak_maillist.services.auth.totp_codes import (
+    is_backup_code,
+    is_totp_code,
+    matching_step,
+    new_secret,
+    normalize_code,
+    otpauth_uri,
+    qr_svg,
+)
+from oak_maillist.services.crypto import decrypt, encrypt
 
-# What every authenticator app assumes when the otpauth URI leaves them out: SHA-1, 6 digits,
-# 30-second steps counted from the Unix epoch (RFC 6238 §4, T0 = 0).
-DIGITS = 6
-PERIOD = 30
-# Steps accepted either side of the current one, for clock drift and typing time; RFC 6238
-# §5.2 recommends at most one.
-DRIFT_STEPS = 1
 ENCRYPTION_PURPOSE = "totp"
-BACKUP_CODE_COUNT = 10
-BACKUP_CODE_LENGTH = 10
-# Read off paper and typed by hand: no 0/o, 1/l/i. 31 symbols, 10 of them: ~49.5 bits.
-BACKUP_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 TOTP = "totp"
 BACKUP_CODE = "backup_code"
-
-_SEPARATORS = re.compile(r"[ \t-]+")
-_TOTP_CODE = re.compile(rf"[0-9]{{{DIGITS}}}")
-_BACKUP_CODE = re.compile(rf"[{BACKUP_CODE_ALPHABET}]{{{BACKUP_CODE_LENGTH}}}")
 
 
 class TotpNotSetUpError(ConflictError):
@@ -93,91 +86,6 @@ class TotpSetup:
 class MfaStatus:
     totp_enabled: bool
     backup_codes_remaining: int
-
-
-def normalize_code(raw: str) -> str:
-    """A code as typed, without spaces, tabs and dashes, lowercased."""
-    return _SEPARATORS.sub("", raw).lower()
-
-
-def is_totp_code(code: str) -> bool:
-    return _TOTP_CODE.fullmatch(code) is not None
-
-
-def is_backup_code(code: str) -> bool:
-    return _BACKUP_CODE.fullmatch(code) is not None
-
-
-def new_secret() -> str:
-    """A random base32 secret of 160 bits, the key length RFC 4226 §4 (R6) recommends."""
-    return pyotp.random_base32(length=32)
-
-
-def time_step(at: float) -> int:
-    """RFC 6238 §4.2: T = floor((now - T0) / X) with T0 = 0 and X = 30 seconds."""
-    return int(at // PERIOD)
-
-
-def code_for_step(secret: str, step: int) -> str:
-    """The code for one time step: TOTP is HOTP (RFC 4226) with the step as the counter."""
-    return pyotp.HOTP(secret, digits=DIGITS).at(step)
-
-
-def matching_step(
-    secret: str, code: str, *, at: float | None = None, after: int | None = None
-) -> int | None:
-    """The time step, within DRIFT_STEPS of `at` (default: now) and later than `after`,
-    whose code is `code`; None if there is none."""
-    current = time_step(time.time() if at is None else at)
-    found: int | None = None
-    for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
-        if step < 0 or (after is not None and step <= after):
-            continue
-        # Every candidate is compared, in constant time, whether or not one matched already.
-        if same(code_for_step(secret, step), code) and found is None:
-            found = step
-    return found
-
-
-def otpauth_uri(secret: str, *, account: str, issuer: str) -> str:
-    """The Key URI authenticator apps scan. pyotp leaves out algorithm, digits and period
-    when they are SHA1, 6 and 30, the defaults of the Key URI Format."""
-    return pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).provisioning_uri(
-        name=account, issuer_name=issuer
-    )
-
-
-def qr_svg(text: str) -> str:
-    """A standalone SVG image (with its namespace, without an XML declaration) of a QR code."""
-    out = io.BytesIO()
-    segno.make(text, error="m").save(out, kind="svg", scale=4, xmldecl=False, nl=False)
-    return out.getvalue().decode()
-
-
-def _backup_code_hash(code: str, settings: SecuritySettings) -> str:
-    """What we store for a backup code: HMAC-SHA256 under a key derived from jwt_secret.
-
-    Not Argon2: a slow hash protects secrets people choose; these are random (~49.5 bits
-    each), and the key, which is not in the database, already stops offline guessing from a
-    stolen copy. Argon2 would cost up to ten hashes per guess (~2 s of CPU at production
-    settings) on an endpoint anyone can call: a cheap denial of service.
-    """
-    key = HKDF(
-        algorithm=hashes.SHA256(),
-        length=32,
-        salt=b"oak-maillist/backup-codes/v1",
-        info=b"backup-code",
-    ).derive(settings.jwt_secret.get_secret_value().encode())
-    return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
-
-
-def _new_backup_code() -> str:
-    return "".join(secrets.choice(BACKUP_CODE_ALPHABET) for _ in range(BACKUP_CODE_LENGTH))
-
-
-def _display(code: str) -> str:
-    half = BACKUP_CODE_LENGTH // 2
-    return f"{code[:half]}-{code[half:]}"
 
 
 async def begin_setup(
@@ -373,52 +281,6 @@ async def _accept_totp(
         return False
     set_committed_value(user, "totp_last_step", step)
     return True
-
-
-async def _accept_backup_code(
-    session: AsyncSession, user: User, code: str, settings: SecuritySettings
-) -> bool:
-    """Spend an unused backup code; the conditional UPDATE lets only one request spend it."""
-    wanted = _backup_code_hash(code, settings)
-    rows = await session.execute(
-        select(BackupCode.id, BackupCode.code_hash).where(
-            BackupCode.user_id == user.id, BackupCode.used_at.is_(None)
-        )
-    )
-    match: int | None = None
-    for row_id, code_hash in rows.all():
-        if same(code_hash, wanted) and match is None:
-            match = row_id
-    if match is None:
-        return False
-    spent = await session.execute(
-        update(BackupCode)
-        .where(BackupCode.id == match, BackupCode.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(spent, "rowcount", 0) == 1)
-
-
-async def _replace_backup_codes(
-    session: AsyncSession, user: User, settings: SecuritySettings
-) -> list[str]:
-    await session.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
-    codes = [_new_backup_code() for _ in range(BACKUP_CODE_COUNT)]
-    session.add_all(
-        BackupCode(user_id=user.id, code_hash=_backup_code_hash(code, settings)) for code in codes
-    )
-    await session.flush()
-    return [_display(code) for code in codes]
-
-
-async def _unused_backup_codes(session: AsyncSession, user_id: int) -> int:
-    count = await session.execute(
-        select(func.count())
-        .select_from(BackupCode)
-        .where(BackupCode.user_id == user_id, BackupCode.used_at.is_(None))
-    )
-    return int(count.scalar_one())
 
 
 async def _record(

@@ -6,40 +6,42 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from oak_maillist.services.auth import totp
+from oak_maillist.services.auth import totp_codes
 from oak_maillist.services.auth.passwords import MAX_PASSWORD_LENGTH
 
 # Room for the spaces and dashes people type or paste ("123 456", "abcde-fghjk").
 MAX_CODE_INPUT = 32
 # The patterns say in the OpenAPI schema exactly what the validators accept: the separators
-# totp.normalize_code removes, around 6 digits or 10 backup-code symbols in either case.
+# totp_codes.normalize_code removes, around 6 digits or 10 backup-code symbols in either case.
 _SEP = r"[ \t-]*"
 _DIGIT = "[0-9]"
 _SYMBOL = "[{}]".format(
-    "".join(dict.fromkeys(totp.BACKUP_CODE_ALPHABET + totp.BACKUP_CODE_ALPHABET.upper()))
+    "".join(
+        dict.fromkeys(totp_codes.BACKUP_CODE_ALPHABET + totp_codes.BACKUP_CODE_ALPHABET.upper())
+    )
 )
-_TOTP_PATTERN = f"{_SEP}(?:{_DIGIT}{_SEP}){{{totp.DIGITS}}}"
-_BACKUP_PATTERN = f"{_SEP}(?:{_SYMBOL}{_SEP}){{{totp.BACKUP_CODE_LENGTH}}}"
+_TOTP_PATTERN = f"{_SEP}(?:{_DIGIT}{_SEP}){{{totp_codes.DIGITS}}}"
+_BACKUP_PATTERN = f"{_SEP}(?:{_SYMBOL}{_SEP}){{{totp_codes.BACKUP_CODE_LENGTH}}}"
 
 
 def _totp_code(value: str) -> str:
-    code = totp.normalize_code(value)
-    if not totp.is_totp_code(code):
-        raise ValueError(f"must be {totp.DIGITS} digits")
+    code = totp_codes.normalize_code(value)
+    if not totp_codes.is_totp_code(code):
+        raise ValueError(f"must be {totp_codes.DIGITS} digits")
     return code
 
 
 def _any_code(value: str) -> str:
-    code = totp.normalize_code(value)
-    if not (totp.is_totp_code(code) or totp.is_backup_code(code)):
-        raise ValueError(f"must be {totp.DIGITS} digits or a backup code (xxxxx-xxxxx)")
+    code = totp_codes.normalize_code(value)
+    if not (totp_codes.is_totp_code(code) or totp_codes.is_backup_code(code)):
+        raise ValueError(f"must be {totp_codes.DIGITS} digits or a backup code (xxxxx-xxxxx)")
     return code
 
 
 TotpCode = Annotated[
     str,
     Field(
-        min_length=totp.DIGITS,
+        min_length=totp_codes.DIGITS,
         max_length=MAX_CODE_INPUT,
         pattern=f"^{_TOTP_PATTERN}$",
         description="The 6-digit code from the authenticator app; spaces are ignored",
@@ -49,7 +51,7 @@ TotpCode = Annotated[
 MfaCode = Annotated[
     str,
     Field(
-        min_length=totp.DIGITS,
+        min_length=totp_codes.DIGITS,
         max_length=MAX_CODE_INPUT,
         pattern=f"^(?:{_TOTP_PATTERN}|{_BACKUP_PATTERN})$",
         description="A 6-digit TOTP code or a backup code (xxxxx-xxxxx); spaces and dashes "

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from oak_maillist.api.deps import MAX_ID
-from oak_maillist.services.templates import MAX_BODY, MAX_SUBJECT
+from oak_maillist.services.template_catalog import MAX_BODY, MAX_SUBJECT
 
 TemplateLanguage = Literal["en", "zh-CN"]
 
