@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, inspect, or_, select
+from sqlalchemy import bindparam, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import Message, Thread
@@ -114,6 +114,37 @@ def forget(session: AsyncSession) -> None:
     session.info.pop(MEMO, None)
 
 
+# Built once (building a statement costs more than running it here).
+_ARCHIVED = (
+    select(Message.list_id, Message.message_id_hash, Message.id, Message.thread_id)
+    .add_columns(Message.thread_depth)
+    .where(
+        Message.list_id.in_(bindparam("lists", expanding=True)),
+        Message.message_id_hash.in_(bindparam("hashes", expanding=True)),
+    )
+    .order_by(Message.id)
+)
+_THREADS = (
+    select(Thread)
+    .where(
+        or_(
+            Thread.list_id.in_(bindparam("lists", expanding=True))
+            & Thread.root_message_id.in_(bindparam("roots", expanding=True)),
+            Thread.id.in_(bindparam("ids", expanding=True)),
+        )
+    )
+    .order_by(Thread.id)
+)
+_WAITING = (
+    select(Message)
+    .where(
+        Message.list_id.in_(bindparam("lists", expanding=True)),
+        Message.parent_ref_hash.in_(bindparam("hashes", expanding=True)),
+    )
+    .order_by(Message.id)
+)
+
+
 async def prefetch(session: AsyncSession, wants: Iterable[Want]) -> ArchiveMemo:
     """Read what the posts of `wants` will ask, with three queries, into the session's memo."""
     wants = list(wants)
@@ -129,34 +160,23 @@ async def prefetch(session: AsyncSession, wants: Iterable[Want]) -> ArchiveMemo:
         for root in (want.root, want.message_id):
             store.threads[(want.list_id, root[:ROOT_ID_LENGTH])] = []
         store.waiting[(want.list_id, want.message_hash)] = []
-    rows = await session.execute(
-        select(Message.list_id, Message.message_id_hash, Message.id, Message.thread_id)
-        .add_columns(Message.thread_depth)
-        .where(Message.list_id.in_(list_ids), Message.message_id_hash.in_(hashes))
-        .order_by(Message.id)
-    )
+    lists = list(list_ids)
+    rows = await session.execute(_ARCHIVED, {"lists": lists, "hashes": list(hashes)})
     for list_id, digest, message_id, thread_id, depth in rows:
         key = (list_id, digest)
         if key in store.messages and store.messages[key] is None:
             store.messages[key] = Known(message_id, thread_id, depth)
-    parent_threads = {k.thread_id for k in store.messages.values() if k and k.thread_id}
-    roots = {root for _list_id, root in store.threads}
-    condition: ColumnElement[bool] = Thread.list_id.in_(list_ids) & Thread.root_message_id.in_(
-        roots
-    )
-    if parent_threads:
-        condition = or_(condition, Thread.id.in_(parent_threads))
-    for thread in await session.scalars(select(Thread).where(condition).order_by(Thread.id)):
+    parent_threads = [k.thread_id for k in store.messages.values() if k and k.thread_id]
+    roots = list({root for _list_id, root in store.threads})
+    # (-1: no thread has it, and the statement keeps one shape)
+    params = {"lists": lists, "roots": roots, "ids": parent_threads or [-1]}
+    for thread in await session.scalars(_THREADS, params):
         store.loaded.append(thread)
         rooted = store.threads.get((thread.list_id, thread.root_message_id))
         if rooted is not None:
             rooted.append(thread)
-    own = {want.message_hash for want in wants}
-    for reply in await session.scalars(
-        select(Message)
-        .where(Message.list_id.in_(list_ids), Message.parent_ref_hash.in_(own))
-        .order_by(Message.id)
-    ):
+    own = list({want.message_hash for want in wants})
+    for reply in await session.scalars(_WAITING, {"lists": lists, "hashes": own}):
         waiting = store.waiting.get((reply.list_id, reply.parent_ref_hash or ""))
         if waiting is not None:
             waiting.append(reply)

@@ -56,6 +56,11 @@ _COLUMNS = [
 
 
 _LAST_SUBSCRIBER = select(func.max(Subscriber.id)).where(Subscriber.list_id == bindparam("list_id"))
+_LAST_SUBSCRIBERS = (
+    select(Subscriber.list_id, func.max(Subscriber.id))
+    .where(Subscriber.list_id.in_(bindparam("lists", expanding=True)))
+    .group_by(Subscriber.list_id)
+)
 # A session whose info holds this key (a dict) takes each list's highest subscriber id from it:
 # processing reads them once for a batch of posts (see services.processing.prepare), and drops
 # them when a mail command may have added a subscriber.
@@ -66,11 +71,7 @@ async def remember_last_subscribers(session: AsyncSession, list_ids: set[int]) -
     """Read the highest subscriber id of each list once, for the session's transaction."""
     found: dict[int, int | None] = dict.fromkeys(list_ids)
     if list_ids:
-        rows = await session.execute(
-            select(Subscriber.list_id, func.max(Subscriber.id))
-            .where(Subscriber.list_id.in_(list_ids))
-            .group_by(Subscriber.list_id)
-        )
+        rows = await session.execute(_LAST_SUBSCRIBERS, {"lists": list(list_ids)})
         found.update({row[0]: row[1] for row in rows})
     session.info[LAST_SUBSCRIBERS] = found
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.db.types import utcnow
@@ -88,6 +88,16 @@ _RECIPIENTS = "oak_recipients"
 _LOADED = "oak_loaded"
 
 
+_LISTS = (
+    select(MailingList, Domain)
+    .join(Domain, Domain.id == MailingList.domain_id)
+    .where(
+        Domain.name.in_(bindparam("domains", expanding=True)),
+        MailingList.local_part.in_(bindparam("locals", expanding=True)),
+    )
+)
+
+
 async def preload_recipients(session: AsyncSession, addresses: Iterable[str]) -> None:
     """Resolve many addresses with one query, for the rest of the session's transaction.
 
@@ -102,13 +112,8 @@ async def preload_recipients(session: AsyncSession, addresses: Iterable[str]) ->
     # The identity map holds objects weakly: keep them, or session.get would load them again.
     loaded: list[object] = session.info.setdefault(_LOADED, [])
     if domains:
-        for mlist, domain in (
-            await session.execute(
-                select(MailingList, Domain)
-                .join(Domain, Domain.id == MailingList.domain_id)
-                .where(Domain.name.in_(domains), MailingList.local_part.in_(locals_))
-            )
-        ).all():
+        params = {"domains": list(domains), "locals": list(locals_)}
+        for mlist, domain in (await session.execute(_LISTS, params)).all():
             loaded += (mlist, domain)
             found[(domain.name.lower(), mlist.local_part)] = (
                 mlist.id,

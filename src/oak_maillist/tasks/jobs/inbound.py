@@ -6,7 +6,7 @@ import asyncio
 import weakref
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from oak_maillist.db.engine import transaction, writer_queue
 from oak_maillist.logging import get_logger
@@ -36,6 +36,13 @@ log = get_logger(__name__)
 MAX_BATCH = 16
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batches[int, str]] = (
     weakref.WeakKeyDictionary()
+)
+
+
+_ROWS = (
+    select(InboundMessage)
+    .where(InboundMessage.id.in_(bindparam("ids", expanding=True)))
+    .order_by(InboundMessage.id)
 )
 
 
@@ -86,13 +93,7 @@ async def _process_claimed(inbound_ids: list[int], done: dict[int, str]) -> None
     while pending:  # each round commits one message at least, so the loop ends
         outcomes: dict[int, str] = {}
         async with transaction(runtime.sessionmaker) as session:
-            rows = (
-                await session.scalars(
-                    select(InboundMessage)
-                    .where(InboundMessage.id.in_(pending))
-                    .order_by(InboundMessage.id)
-                )
-            ).all()
+            rows = (await session.scalars(_ROWS, {"ids": pending})).all()
             pending = []
             await processing.prepare(session, rows, parsed)
             for index, row in enumerate(rows):
