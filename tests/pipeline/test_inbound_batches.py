@@ -22,6 +22,7 @@ from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound, processing
 from oak_maillist.tasks import queue
 from oak_maillist.tasks.jobs import inbound as inbound_jobs
+from oak_maillist.tasks.registry import load_jobs
 from tests.factories import make_domain, make_list
 from tests.pipeline.conftest import message
 
@@ -158,3 +159,18 @@ async def test_a_claim_takes_each_message_once_until_its_lease_runs_out(runtime:
             )
         }
     assert attempts == {ids[0]: 2, ids[1]: 1, ids[2]: 1}
+
+
+async def test_a_batch_that_hangs_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch carries the timeout (the jobs waiting for it carry none, see registry)."""
+
+    async def hang(inbound_ids: list[int]) -> list[str | Exception]:
+        await asyncio.sleep(30)
+        return ["done" for _ in inbound_ids]
+
+    monkeypatch.setattr(inbound_jobs, "_process_batch", hang)
+    monkeypatch.setattr(inbound_jobs, "BATCH_TIMEOUT_SECONDS", 0.05)
+    with pytest.raises(TimeoutError):
+        await inbound_jobs._bounded_batch([1, 2])
+    job = load_jobs()[inbound.PROCESS_JOB]
+    assert job.timeout_seconds is None

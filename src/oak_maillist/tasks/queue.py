@@ -65,8 +65,8 @@ def make_broker(settings: QueueSettings) -> AsyncBroker:
         broker.register_task(
             job.function,
             task_name=job.name,
-            timeout=job.timeout_seconds,
             max_retries=job.max_retries,
+            **({"timeout": job.timeout_seconds} if job.timeout_seconds is not None else {}),
             **({"schedule": [{"cron": cron} for cron in job.cron]} if job.cron else {}),
         )
     return broker

@@ -15,7 +15,8 @@ class Job:
     function: JobFunction
     # Cron expressions (UTC) for the scheduler; empty for jobs that are only kicked.
     cron: tuple[str, ...] = ()
-    timeout_seconds: int = 300
+    # None: the job bounds its own work (taskiq's per-job timer costs ~80 µs a job).
+    timeout_seconds: int | None = 300
     max_retries: int = 3
     labels: dict[str, Any] = field(default_factory=dict)
 
@@ -24,7 +25,11 @@ JOBS: dict[str, Job] = {}
 
 
 def job(
-    name: str, *, cron: tuple[str, ...] = (), timeout_seconds: int = 300, max_retries: int = 3
+    name: str,
+    *,
+    cron: tuple[str, ...] = (),
+    timeout_seconds: int | None = 300,
+    max_retries: int = 3,
 ) -> Callable[[JobFunction], JobFunction]:
     """Declare a job. Jobs take ids and plain values, never ORM objects, and are idempotent."""
 

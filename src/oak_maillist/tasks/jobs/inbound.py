@@ -46,15 +46,25 @@ _ROWS = (
 )
 
 
-@job(inbound.PROCESS_JOB, timeout_seconds=300, max_retries=2)
+# The time a batch may take (it is then tried again message by message). The batch has the
+# timer, not each job waiting for it: one timer per batch instead of one per message.
+BATCH_TIMEOUT_SECONDS = 300
+
+
+@job(inbound.PROCESS_JOB, timeout_seconds=None, max_retries=2)
 async def process(inbound_id: int) -> str:
     """Run one stored message through its lists (idempotent: a done row is skipped), in one
     transaction with the others handed to this process meanwhile."""
     loop = asyncio.get_running_loop()
     batches = _batches.get(loop)
     if batches is None:
-        batches = _batches[loop] = Batches(_process_batch, max_size=MAX_BATCH)
+        batches = _batches[loop] = Batches(_bounded_batch, max_size=MAX_BATCH)
     return await batches.submit(inbound_id)
+
+
+async def _bounded_batch(inbound_ids: list[int]) -> list[str | Exception]:
+    async with asyncio.timeout(BATCH_TIMEOUT_SECONDS):
+        return await _process_batch(inbound_ids)
 
 
 async def _process_batch(inbound_ids: list[int]) -> list[str | Exception]:
