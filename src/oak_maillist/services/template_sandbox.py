@@ -121,7 +121,7 @@ _env = MailSandbox()
 
 
 @functools.lru_cache(maxsize=512)
-def _compile(source: str) -> Template:
+def compile_template(source: str) -> Template:
     """Compiled once per distinct source: built-ins and overrides alike."""
     return _env.from_string(source)
 
@@ -168,7 +168,7 @@ def _render_checked(field: str, source: str, context: Mapping[str, Any]) -> str:
     chunks: list[str] = []
     size = 0
     try:
-        for chunk in _compile(source).generate(context):
+        for chunk in compile_template(source).generate(context):
             size += len(chunk)
             if size > MAX_SAMPLE_OUTPUT:
                 raise TemplateInvalidError(field=field, line=None, message="the output is too long")

@@ -27,7 +27,7 @@ from oak_maillist.services.template_catalog import (
     get_spec,
     pick_language,
 )
-from oak_maillist.services.template_sandbox import Rendered, _compile, check, one_line
+from oak_maillist.services.template_sandbox import Rendered, check, compile_template, one_line
 
 log = get_logger(__name__)
 
@@ -109,8 +109,8 @@ async def render(
     for source in await candidates(session, name=name, language=language, list_id=list_id):
         try:
             return Rendered(
-                subject=one_line(_compile(source.subject).render(context)),
-                body=_compile(source.body).render(context),
+                subject=one_line(compile_template(source.subject).render(context)),
+                body=compile_template(source.body).render(context),
             )
         except Exception as exc:
             if source.level == "builtin":

@@ -50,7 +50,7 @@ def _display(code: str) -> str:
     return f"{code[:half]}-{code[half:]}"
 
 
-async def _accept_backup_code(
+async def accept_backup_code(
     session: AsyncSession, user: User, code: str, settings: SecuritySettings
 ) -> bool:
     """Spend an unused backup code; the conditional UPDATE lets only one request spend it."""
@@ -75,7 +75,7 @@ async def _accept_backup_code(
     return bool(getattr(spent, "rowcount", 0) == 1)
 
 
-async def _replace_backup_codes(
+async def replace_backup_codes(
     session: AsyncSession, user: User, settings: SecuritySettings
 ) -> list[str]:
     await session.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
@@ -87,7 +87,7 @@ async def _replace_backup_codes(
     return [_display(code) for code in codes]
 
 
-async def _unused_backup_codes(session: AsyncSession, user_id: int) -> int:
+async def unused_backup_codes(session: AsyncSession, user_id: int) -> int:
     count = await session.execute(
         select(func.count())
         .select_from(BackupCode)

@@ -26,7 +26,7 @@ from oak_maillist.services import activity
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.auth import login, sessions
 from oak_maillist.services.auth.passkey_verification import (
-    _REFUSED,
+    REFUSED,
     PasskeyCounterRegressionError,
     PasskeyInvalidError,
     PasskeyLoginError,
@@ -40,13 +40,13 @@ from oak_maillist.services.auth.passkey_verification import (
 from oak_maillist.services.auth.passkeys import (
     AUTH_CHALLENGE,
     Ceremony,
-    _ceremony,
-    _challenge_bytes,
-    _claim,
-    _descriptor,
-    _find_by_hash,
-    _record,
+    challenge_bytes,
+    claim_ceremony,
+    descriptor,
+    find_by_hash,
     list_passkeys,
+    record_event,
+    start_ceremony,
 )
 from oak_maillist.services.auth.sessions import TokenPair
 
@@ -67,7 +67,7 @@ async def authentication_options(
             challenge=challenge,
             user_verification=UserVerificationRequirement.REQUIRED,
         )
-        return await _ceremony(session, AUTH_CHALLENGE, challenge, options, user_id=None)
+        return await start_ceremony(session, AUTH_CHALLENGE, challenge, options, user_id=None)
     _step, user = await login.mfa_step(session, mfa_token)
     existing = await list_passkeys(session, user.id)
     if not existing:
@@ -75,10 +75,10 @@ async def authentication_options(
     options = generate_authentication_options(
         rp_id=rp.id,
         challenge=challenge,
-        allow_credentials=[_descriptor(passkey) for passkey in existing],
+        allow_credentials=[descriptor(passkey) for passkey in existing],
         user_verification=UserVerificationRequirement.PREFERRED,
     )
-    return await _ceremony(session, AUTH_CHALLENGE, challenge, options, user_id=user.id)
+    return await start_ceremony(session, AUTH_CHALLENGE, challenge, options, user_id=user.id)
 
 
 async def sign_in(
@@ -95,7 +95,7 @@ async def sign_in(
     as the second factor of the MFA step named by `mfa_token`. The challenge is spent by the
     first attempt, right or wrong; a refusal is logged and counts against the MFA step."""
     step = await login.mfa_step(session, mfa_token) if mfa_token is not None else None
-    ceremony = await _claim(session, AUTH_CHALLENGE, challenge_id)
+    ceremony = await claim_ceremony(session, AUTH_CHALLENGE, challenge_id)
     try:
         passkey, user = await _accept_assertion(
             session, ceremony, credential, owner=step[1] if step else None, rp=rp
@@ -103,7 +103,9 @@ async def sign_in(
     except PasskeyLoginError as exc:
         await _record_refusal(session, exc, origin, step[0] if step else None)
         raise
-    await _record(session, "auth.passkey_login", user.id, passkey, origin, mfa=step is not None)
+    await record_event(
+        session, "auth.passkey_login", user.id, passkey, origin, mfa=step is not None
+    )
     if step is not None:
         return await login.complete_mfa(
             session, step[0], user, settings, origin=origin, method="passkey"
@@ -123,9 +125,9 @@ async def _accept_assertion(
     User verification is required when the passkey is the only factor."""
     try:
         parsed = parse_authentication_credential_json(credential)
-    except _REFUSED:
+    except REFUSED:
         raise PasskeyInvalidError(reason="malformed") from None
-    passkey = await _find_by_hash(session, credential_hash(parsed.raw_id))
+    passkey = await find_by_hash(session, credential_hash(parsed.raw_id))
     if passkey is None:
         raise PasskeyUnknownError
     owner_id = owner.id if owner else ceremony.user_id
@@ -134,7 +136,7 @@ async def _accept_assertion(
     try:
         verified = verify_assertion(
             parsed,
-            challenge=_challenge_bytes(ceremony),
+            challenge=challenge_bytes(ceremony),
             rp=rp,
             public_key=passkey.public_key,
             sign_count=passkey.sign_count,

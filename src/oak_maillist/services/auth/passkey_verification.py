@@ -33,7 +33,7 @@ MAX_CREDENTIAL_ID = 1023
 # What `webauthn` raises on hostile input besides its own errors: its CBOR and COSE parsing
 # indexes into attacker-supplied structures (KeyError, IndexError, TypeError), and
 # `cryptography` refuses points off the curve with ValueError.
-_REFUSED = (WebAuthnException, ValueError, TypeError, KeyError, IndexError)
+REFUSED = (WebAuthnException, ValueError, TypeError, KeyError, IndexError)
 
 
 class PasskeyRegistrationInvalidError(ForbiddenError):
@@ -138,7 +138,7 @@ def verify_registration(
         decoded_public_key_to_cryptography(
             decode_credential_public_key(verified.credential_public_key)
         )
-    except _REFUSED as exc:
+    except REFUSED as exc:
         log.info("passkey registration refused", reason=str(exc))
         raise PasskeyRegistrationInvalidError from None
     # The id in authenticator data is the one the browser reports, and at most 1023 bytes
@@ -185,12 +185,12 @@ def verify_assertion(
 
     try:
         return check(sign_count)
-    except _REFUSED as exc:
+    except REFUSED as exc:
         log.info("passkey assertion refused", reason=str(exc))
     if sign_count > 0:  # with nothing stored, no counter can be behind it
         try:
             without_counter = check(0)
-        except _REFUSED:
+        except REFUSED:
             pass
         else:
             raise PasskeyCounterRegressionError(received=without_counter.new_sign_count)

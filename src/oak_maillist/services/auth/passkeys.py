@@ -79,9 +79,9 @@ async def registration_options(session: AsyncSession, user: User, *, rp: Relying
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.PREFERRED,
         ),
-        exclude_credentials=[_descriptor(passkey) for passkey in existing],
+        exclude_credentials=[descriptor(passkey) for passkey in existing],
     )
-    return await _ceremony(session, REGISTER_CHALLENGE, challenge, options, user_id=user.id)
+    return await start_ceremony(session, REGISTER_CHALLENGE, challenge, options, user_id=user.id)
 
 
 async def register(
@@ -96,15 +96,15 @@ async def register(
 ) -> Passkey:
     """Verify the authenticator's answer to our options and keep the new passkey."""
     try:
-        ceremony = await _claim(session, REGISTER_CHALLENGE, challenge_id)
+        ceremony = await claim_ceremony(session, REGISTER_CHALLENGE, challenge_id)
     except challenges.ChallengeInvalidError:
         raise PasskeyRegistrationInvalidError from None
     if ceremony.user_id != user.id:
         raise PasskeyRegistrationInvalidError
-    new = verify_registration(credential, challenge=_challenge_bytes(ceremony), rp=rp)
+    new = verify_registration(credential, challenge=challenge_bytes(ceremony), rp=rp)
     _check_limit(len(await list_passkeys(session, user.id)))
     key_hash = credential_hash(new.credential_id)
-    if await _find_by_hash(session, key_hash) is not None:
+    if await find_by_hash(session, key_hash) is not None:
         raise PasskeyExistsError
     passkey = Passkey(
         user_id=user.id,
@@ -123,7 +123,9 @@ async def register(
             await session.flush()
     except IntegrityError:  # registered by a concurrent request since the check above
         raise PasskeyExistsError from None
-    await _record(session, "auth.passkey_added", user.id, passkey, origin, aaguid=passkey.aaguid)
+    await record_event(
+        session, "auth.passkey_added", user.id, passkey, origin, aaguid=passkey.aaguid
+    )
     return passkey
 
 
@@ -147,7 +149,7 @@ async def rename(
 ) -> Passkey:
     passkey = await get_passkey(session, user_id, passkey_id)
     previous, passkey.name = passkey.name, name
-    await _record(session, "auth.passkey_renamed", user_id, passkey, origin, previous=previous)
+    await record_event(session, "auth.passkey_renamed", user_id, passkey, origin, previous=previous)
     await session.flush()
     return passkey
 
@@ -155,13 +157,15 @@ async def rename(
 async def remove(session: AsyncSession, user_id: int, passkey_id: int, *, origin: Origin) -> None:
     passkey = await get_passkey(session, user_id, passkey_id)
     await session.delete(passkey)
-    await _record(session, "auth.passkey_removed", user_id, passkey, origin)
+    await record_event(session, "auth.passkey_removed", user_id, passkey, origin)
     await session.flush()
 
 
-async def _ceremony(
+async def start_ceremony(
     session: AsyncSession, kind: str, challenge: bytes, options: Any, *, user_id: int | None
 ) -> Ceremony:
+    """Store a new challenge of `kind` (registration or sign-in) and return the options the
+    browser needs, with the id that `claim_ceremony` takes back."""
     challenge_id = await challenges.create(
         session,
         kind=kind,
@@ -172,21 +176,23 @@ async def _ceremony(
     return Ceremony(challenge_id=challenge_id, options=options_to_json_dict(options))
 
 
-async def _claim(session: AsyncSession, kind: str, challenge_id: str) -> AuthChallenge:
+async def claim_ceremony(session: AsyncSession, kind: str, challenge_id: str) -> AuthChallenge:
     """The open challenge, marked used; of two concurrent requests only one gets it."""
     challenge = await challenges.find(session, kind=kind, raw=challenge_id)
     await challenges.consume(session, challenge)
     return challenge
 
 
-def _challenge_bytes(challenge: AuthChallenge) -> bytes:
+def challenge_bytes(challenge: AuthChallenge) -> bytes:
+    """The random challenge a stored ceremony sent to the browser."""
     value = challenge.data.get("challenge")
     if not isinstance(value, str):
         raise challenges.ChallengeInvalidError
     return base64url_to_bytes(value)
 
 
-def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
+def descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
+    """How the browser is told about a stored passkey (to allow or to exclude it)."""
     known = {t.value for t in AuthenticatorTransport}
     return PublicKeyCredentialDescriptor(
         id=base64url_to_bytes(passkey.credential_id),
@@ -199,12 +205,13 @@ def _check_limit(count: int) -> None:
         raise PasskeyLimitError(limit=MAX_PASSKEYS)
 
 
-async def _find_by_hash(session: AsyncSession, key_hash: str) -> Passkey | None:
+async def find_by_hash(session: AsyncSession, key_hash: str) -> Passkey | None:
+    """The passkey with this credential id hash, if any."""
     rows = await session.execute(select(Passkey).where(Passkey.credential_id_hash == key_hash))
     return rows.scalar_one_or_none()
 
 
-async def _record(
+async def record_event(
     session: AsyncSession,
     action: str,
     user_id: int,
@@ -212,6 +219,7 @@ async def _record(
     origin: Origin,
     **details: Any,
 ) -> None:
+    """Record a passkey event in the activity log."""
     await activity.record(
         session,
         action,

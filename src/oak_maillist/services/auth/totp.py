@@ -22,9 +22,9 @@ from oak_maillist.services import activity, system_settings
 from oak_maillist.services.activity import Origin
 from oak_maillist.services.auth import login, passwords
 from oak_maillist.services.auth.backup_codes import (
-    _accept_backup_code,
-    _replace_backup_codes,
-    _unused_backup_codes,
+    accept_backup_code,
+    replace_backup_codes,
+    unused_backup_codes,
 )
 from oak_maillist.services.auth.sessions import TokenPair
 from oak_maillist.services.auth.totp_codes import (
@@ -118,7 +118,7 @@ async def enable(
         await _record(session, "auth.mfa_failed", user, origin, during="enable", reason="code")
         raise TotpCodeInvalidError
     user.totp_enabled = True
-    codes = await _replace_backup_codes(session, user, settings)
+    codes = await replace_backup_codes(session, user, settings)
     await _record(session, "auth.mfa_enabled", user, origin, method=TOTP)
     return codes
 
@@ -173,7 +173,7 @@ async def regenerate_backup_codes(
         origin=origin,
         during="regenerate_backup_codes",
     )
-    codes = await _replace_backup_codes(session, user, settings)
+    codes = await replace_backup_codes(session, user, settings)
     await _record(session, "auth.backup_codes_regenerated", user, origin, confirmed_by=method)
     return codes
 
@@ -181,7 +181,7 @@ async def regenerate_backup_codes(
 async def mfa_status(session: AsyncSession, user: User) -> MfaStatus:
     return MfaStatus(
         totp_enabled=user.totp_enabled,
-        backup_codes_remaining=await _unused_backup_codes(session, user.id),
+        backup_codes_remaining=await unused_backup_codes(session, user.id),
     )
 
 
@@ -248,8 +248,8 @@ async def _accept_second_factor(
         return None
     if is_totp_code(code):
         return TOTP if await _accept_totp(session, user, code, settings) else None
-    if is_backup_code(code) and await _accept_backup_code(session, user, code, settings):
-        remaining = await _unused_backup_codes(session, user.id)
+    if is_backup_code(code) and await accept_backup_code(session, user, code, settings):
+        remaining = await unused_backup_codes(session, user.id)
         await _record(session, "auth.backup_code_used", user, origin, remaining=remaining)
         return BACKUP_CODE
     return None
