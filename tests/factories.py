@@ -1,4 +1,4 @@
-"""Async helpers that create rows with sensible defaults."""
+"""Helpers that create rows with sensible defaults."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import SecuritySettings
-from oak_maillist.models import Domain, MailingList, SystemRole, User
+from oak_maillist.models import Domain, MailingList, Message, SystemRole, User
 from oak_maillist.services import users
+from oak_maillist.services.archive import id_hash
 
 _counter = itertools.count(1)
+
+
+def message_row(list_id: int, message_id: str, **fields: object) -> Message:
+    """An archived post's row (not added to a session), keyed by its Message-ID as the
+    archive keys it."""
+    return Message(
+        list_id=list_id, message_id=message_id, message_id_hash=id_hash(message_id), **fields
+    )
 
 
 async def make_domain(session: AsyncSession, name: str | None = None, **fields: object) -> Domain:

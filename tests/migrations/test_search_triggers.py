@@ -3,7 +3,6 @@ and rows written by others stay searchable up and down."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from oak_maillist.runtime import Runtime
 from oak_maillist.services import search as search_service
 from oak_maillist.services.search import search
 from tests.databases import create_database, drop_database, unique_name
-from tests.factories import make_list
+from tests.factories import make_list, message_row
 
 BEFORE = "b9d1f3a5c7e9"
 CUT = 300_000  # bytes of a column SQLite's triggers read for CJK text
@@ -60,11 +59,9 @@ async def scratch(backend: str, settings: Settings, tmp_path: Path) -> AsyncIter
 
 
 def _message(mlist: MailingList, subject: str, name: str, body: str) -> Message:
-    message_id = f"<cjk-{next(_ids)}@example.org>"
-    return Message(
-        list_id=mlist.id,
-        message_id=message_id,
-        message_id_hash=hashlib.sha256(message_id.encode()).hexdigest(),
+    return message_row(
+        mlist.id,
+        f"<cjk-{next(_ids)}@example.org>",
         subject=subject,
         text_body=body,
         sender_email="ann@example.org",

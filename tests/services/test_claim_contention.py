@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oak_maillist.db.engine import transaction
 from oak_maillist.db.types import utcnow
 from oak_maillist.delivery import relay
-from oak_maillist.models import Delivery, DeliveryStatus, MailingList, Message
+from oak_maillist.models import Delivery, DeliveryStatus, MailingList
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import distribution
-from tests.factories import make_list
+from tests.factories import make_list, message_row
 
 # Posts sent one after another, each by all lanes at once, so that the lanes' claims meet
 # many times, at each post's start and end.
@@ -41,9 +41,7 @@ def _answer(delivery_id: int) -> relay.Result:
 async def _post(db: AsyncSession, mlist: MailingList, number: int) -> tuple[int, set[int]]:
     """A post whose rows are of every due kind: queued, deferred and due again, and leased by
     a worker whose lease ran out. Returns the post's id and its deliveries' ids."""
-    message = Message(
-        list_id=mlist.id, message_id=f"<p{number}@x>", message_id_hash=f"h{number}", subject="Hi"
-    )
+    message = message_row(mlist.id, f"<p{number}@x>", subject="Hi")
     db.add(message)
     await db.flush()
     past = utcnow() - timedelta(minutes=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import itertools
 import random
@@ -28,7 +27,7 @@ from oak_maillist.services import search as search_service
 from oak_maillist.services.search import SearchHit, SearchQueryInvalid, parse_query, search
 from oak_maillist.services.search.terms import term_rows
 from tests.databases import create_database, drop_database, unique_name
-from tests.factories import make_list
+from tests.factories import make_list, message_row
 
 BEFORE_SEARCH = "b7e1c2a9d0f3"
 BEFORE_WORD_INDEX = "a8c0e2f4b6d8"
@@ -55,11 +54,9 @@ async def post(
     name: str = "Ann Lee",
 ) -> Message:
     number = next(_ids)
-    message_id = f"<search-{number}@example.org>"
-    message = Message(
-        list_id=mlist.id,
-        message_id=message_id,
-        message_id_hash=hashlib.sha256(message_id.encode()).hexdigest(),
+    message = message_row(
+        mlist.id,
+        f"<search-{number}@example.org>",
         subject=subject,
         text_body=body,
         sender_email=sender,
@@ -535,12 +532,10 @@ async def test_the_word_index_revision_indexes_existing_messages(
             older = []
             accented = ("Café déjà vu", "Ünïcode wörds: 中文邮件列表, e-mail.")
             for number, (subject, body) in enumerate([*FILLER, *FILLER, accented]):
-                message_id = f"<before-terms-{number}@example.org>"
                 older.append(
-                    Message(
-                        list_id=mlist.id,
-                        message_id=message_id,
-                        message_id_hash=hashlib.sha256(message_id.encode()).hexdigest(),
+                    message_row(
+                        mlist.id,
+                        f"<before-terms-{number}@example.org>",
                         subject=subject,
                         text_body=body,
                         sender_email="ann@example.org",

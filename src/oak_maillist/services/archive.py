@@ -142,7 +142,7 @@ async def store(
                 message_id=message.id,
                 filename=attachment.filename[:255],
                 content_type=attachment.content_type[:255],
-                size=len(attachment.content),
+                size=len(content),
                 sha256=content_digest,
                 content_id=attachment.content_id[:255],
                 is_inline=attachment.is_inline,

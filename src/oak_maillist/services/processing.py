@@ -41,7 +41,7 @@ from oak_maillist.services import (
     outbound,
     posting,
 )
-from oak_maillist.services.inbound import RecipientStatus
+from oak_maillist.services.inbound import Recipient, RecipientStatus
 from oak_maillist.services.search import pending as search_pending
 
 log = get_logger(__name__)
@@ -93,19 +93,17 @@ async def prepare(
             parsed = parsed_rows[row.id] = parse_message(row.raw)
         for address in row.recipients:
             recipient = await inbound.resolve_recipient(session, address)
-            if recipient.status is not RecipientStatus.OK or recipient.address is None:
+            if recipient.address is None or recipient.address.role is not Role.POST:
                 continue
-            if recipient.address.role is not Role.POST or recipient.list_id is None:
+            found = await _list_and_domain(session, recipient)
+            if found is None:
                 continue
-            mlist = await session.get(MailingList, recipient.list_id)
-            domain = await session.get(Domain, mlist.domain_id) if mlist else None
-            if domain is None:
-                continue
+            mlist, domain = found
             message_id = posting.post_message_id(parsed, row.raw, domain.name)
             ids = archive_threads.ancestor_ids(parsed, message_id)
             wants.append(
                 archive_memo.Want(
-                    list_id=recipient.list_id,
+                    list_id=mlist.id,
                     message_hash=archive_threads.id_hash(message_id),
                     message_id=message_id,
                     ancestor_hashes=tuple(archive_threads.id_hash(i) for i in ids),
@@ -114,6 +112,18 @@ async def prepare(
             )
     await archive_memo.prefetch(session, wants)
     await fanout.remember_last_subscribers(session, {want.list_id for want in wants})
+
+
+async def _list_and_domain(
+    session: AsyncSession, recipient: Recipient
+) -> tuple[MailingList, Domain] | None:
+    """The list an active recipient names, and its domain (None: not active, or gone); from
+    memory once `prepare` loaded them."""
+    if recipient.status is not RecipientStatus.OK or recipient.list_id is None:
+        return None
+    mlist = await session.get(MailingList, recipient.list_id)
+    domain = await session.get(Domain, mlist.domain_id) if mlist else None
+    return None if mlist is None or domain is None else (mlist, domain)
 
 
 async def finish(session: AsyncSession) -> None:
@@ -148,11 +158,11 @@ async def process(session: AsyncSession, settings: Settings, row: InboundMessage
         if key in seen:
             continue
         seen.add(key)
-        mlist = await session.get(MailingList, recipient.list_id)
-        domain = await session.get(Domain, mlist.domain_id) if mlist else None
-        if mlist is None or domain is None:
+        found = await _list_and_domain(session, recipient)
+        if found is None:
             report.add(address, "discard", ["the list disappeared"])
             continue
+        mlist, domain = found
         role = recipient.address.role
         if role is Role.POST:
             result = await posting.run_chain(
