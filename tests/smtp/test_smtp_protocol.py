@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime
 import smtplib
 import socket
@@ -19,11 +18,11 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.config import IncomingSmtpSettings, SmtpSettings
 from oak_maillist.models import InboundMessage
 from oak_maillist.runtime import Runtime
-from oak_maillist.smtp.server import bound_port, start_servers, stop_servers
+from oak_maillist.smtp.server import bound_port, stop_servers
 from tests.factories import make_domain, make_list
+from tests.smtp.sockets import read_replies, serve
 
 MESSAGE = (
     b"From: Alice <alice@example.com>\r\nTo: dev@lists.example.org\r\n"
@@ -38,45 +37,23 @@ async def lists(db: AsyncSession) -> None:
     await db.commit()
 
 
-async def _serve(runtime: Runtime, **incoming: object) -> list[asyncio.Server]:
-    smtp = SmtpSettings(incoming=IncomingSmtpSettings(host="127.0.0.1", port=0, **incoming))  # type: ignore[arg-type]
-    local = dataclasses.replace(
-        runtime, settings=runtime.settings.model_copy(update={"smtp": smtp})
-    )
-    return await start_servers(local)
-
-
-def _read_replies(sock: socket.socket, count: int) -> list[str]:
-    """Read `count` complete replies (multi-line replies end with "NNN ")."""
-    data = b""
-    replies: list[str] = []
-    while len(replies) < count:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-        *lines, data = data.split(b"\r\n")
-        replies.extend(line.decode() for line in lines if line[3:4] == b" ")
-    return replies
-
-
 @pytest.mark.usefixtures("lists")
 async def test_pipelined_commands_get_their_replies_in_order(runtime: Runtime) -> None:
-    servers = await _serve(runtime)
+    servers = await serve(runtime)
     port = bound_port(servers[0])
 
     def conversation() -> list[str]:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            replies = _read_replies(sock, 1)
+            replies = read_replies(sock, 1)
             sock.sendall(b"EHLO client.example.com\r\n")
-            replies += _read_replies(sock, 1)
+            replies += read_replies(sock, 1)
             sock.sendall(
                 b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<dev@lists.example.org>\r\n"
                 b"RCPT TO:<nobody@lists.example.org>\r\nDATA\r\n"
             )
-            replies += _read_replies(sock, 4)
+            replies += read_replies(sock, 4)
             sock.sendall(MESSAGE + b".\r\nQUIT\r\n")
-            replies += _read_replies(sock, 2)
+            replies += read_replies(sock, 2)
             return replies
 
     try:
@@ -97,7 +74,7 @@ async def test_pipelined_commands_get_their_replies_in_order(runtime: Runtime) -
 
 @pytest.mark.usefixtures("lists")
 async def test_smtputf8_addresses_and_headers_are_kept(runtime: Runtime) -> None:
-    servers = await _serve(runtime)
+    servers = await serve(runtime)
     port = bound_port(servers[0])
     raw = (
         "From: José <josé@exemple.fr>\r\nTo: dev@lists.example.org\r\n"
@@ -152,7 +129,7 @@ def _self_signed(directory: Path) -> tuple[str, str]:
 @pytest.mark.usefixtures("lists")
 async def test_starttls_is_offered_and_mail_flows_over_it(runtime: Runtime, tmp_path: Path) -> None:
     cert_file, key_file = _self_signed(tmp_path)
-    servers = await _serve(runtime, tls_cert_file=cert_file, tls_key_file=key_file)
+    servers = await serve(runtime, tls_cert_file=cert_file, tls_key_file=key_file)
     port = bound_port(servers[0])
 
     def send() -> tuple[bool, bool, str, tuple[int, bytes]]:
@@ -182,7 +159,7 @@ async def test_starttls_is_offered_and_mail_flows_over_it(runtime: Runtime, tmp_
 
 @pytest.fixture
 async def lmtp_port(runtime: Runtime, lists: None) -> AsyncIterator[int]:
-    servers = await _serve(runtime, lmtp_enabled=True, lmtp_host="127.0.0.1", lmtp_port=0)
+    servers = await serve(runtime, lmtp_enabled=True, lmtp_host="127.0.0.1", lmtp_port=0)
     yield bound_port(servers[1])
     await stop_servers(servers)
 
@@ -207,16 +184,16 @@ async def test_lmtp_answers_each_recipient_after_data(lmtp_port: int, runtime: R
 async def test_lmtp_gives_one_data_reply_per_recipient(lmtp_port: int) -> None:
     def conversation() -> list[str]:
         with socket.create_connection(("127.0.0.1", lmtp_port), timeout=10) as sock:
-            replies = _read_replies(sock, 1)
+            replies = read_replies(sock, 1)
             sock.sendall(b"LHLO mta.example.com\r\n")
-            replies += _read_replies(sock, 1)
+            replies += read_replies(sock, 1)
             sock.sendall(
                 b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<dev@lists.example.org>\r\n"
                 b"RCPT TO:<dev-owner@lists.example.org>\r\nDATA\r\n"
             )
-            replies += _read_replies(sock, 4)
+            replies += read_replies(sock, 4)
             sock.sendall(MESSAGE + b".\r\n")
-            replies += _read_replies(sock, 2)
+            replies += read_replies(sock, 2)
             return replies
 
     replies = await asyncio.to_thread(conversation)

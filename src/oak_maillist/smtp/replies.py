@@ -16,6 +16,11 @@ TOO_BUSY = "421 4.7.0 Too many connections; try again later"
 RATE_LIMITED = "450 4.7.1 Too many messages from your address; try again later"
 LOCAL_ERROR = "451 4.3.0 Local error; try again later"
 NO_VALID_RECIPIENTS = "554 5.5.1 No valid recipients"
+START_DATA = "354 End data with <CR><LF>.<CR><LF>"
+NEED_RECIPIENT = "503 5.5.1 Error: need RCPT command"
+DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
+DATA_TOO_BIG = "552 5.3.4 Message exceeds the fixed maximum message size"
+LINE_TOO_LONG = "500 5.5.2 Line too long (see RFC 5321 4.5.3.1.6)"
 
 
 def code_of(reply: str) -> str:
