@@ -14,7 +14,7 @@ from oak_maillist.api.v1.archive import MAX_NESTING
 from oak_maillist.db.types import utcnow
 from oak_maillist.models import ListRole, MailingList, Message, Subscriber, Thread
 from oak_maillist.runtime import Runtime
-from tests.factories import login, make_domain, make_list, make_user
+from tests.factories import login, make_domain, make_list, make_user, message_row
 from tests.pipeline.conftest import MailService, message
 
 TO = ["dev@lists.example.org"]
@@ -145,6 +145,45 @@ async def test_mbox_export(
     one = await client.get(f"{base}/threads/{thread_id}/mbox")
     subjects, _ = _read_mbox(tmp_path / "thread.mbox", one.content)
     assert sorted(subjects) == ["Re: Release 2.0", "Re: Release 2.0", "Release 2.0"]
+
+
+async def test_raw_bytes_come_from_the_inbound_row_or_an_older_archive_file(
+    mail_service: MailService,
+    dev: MailingList,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    runtime: Runtime,
+    tmp_path: Path,
+) -> None:
+    new = message(subject="Kept in the database", message_id="<db@x>", body="New post\n")
+    await mail_service.deliver(new, sender="alice@example.com", recipients=TO)
+    storage = runtime.settings.archive.storage_path
+    assert not (storage / "raw").exists()  # no file per post any more
+    # A post archived before that, with its raw file under storage_path and no inbound row.
+    old = message(subject="Kept in a file", message_id="<file@x>", body="Old post\n").encode()
+    (storage / "raw" / "ab" / "cd").mkdir(parents=True)
+    (storage / "raw" / "ab" / "cd" / "abcd01").write_bytes(old)
+    db.add(
+        message_row(
+            dev.id, "file@x", subject="Kept in a file", raw_path="raw/ab/cd/abcd01", size=len(old)
+        )
+    )
+    # And one whose bytes are nowhere any more: left out of the mbox, 404 on download.
+    db.add(message_row(dev.id, "gone@x", subject="Gone", raw_path="raw/ab/cd/missing"))
+    await db.commit()
+
+    base = f"/api/v1/lists/{dev.id}"
+    items = {m["subject"]: m["id"] for m in (await client.get(f"{base}/messages")).json()["items"]}
+    kept = await client.get(f"{base}/messages/{items['Kept in the database']}/raw")
+    assert kept.content == new.encode()
+    assert (await client.get(f"{base}/messages/{items['Kept in a file']}/raw")).content == old
+    gone = await client.get(f"{base}/messages/{items['Gone']}/raw")
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "message_not_found"
+    mbox = (await client.get(f"{base}/mbox")).content
+    subjects, bodies = _read_mbox(tmp_path / "mixed.mbox", mbox)
+    assert subjects == ["Kept in the database", "Kept in a file"]
+    assert [body.strip() for body in bodies] == ["New post", "Old post"]
 
 
 def _read_mbox(path: Path, data: bytes) -> tuple[list[str], list[str]]:

@@ -16,6 +16,7 @@ from oak_maillist.models import (
     Thread,
 )
 from oak_maillist.runtime import Runtime
+from oak_maillist.services import archive
 from tests.factories import make_domain, make_list, make_user
 from tests.pipeline.conftest import MailService, message
 
@@ -65,8 +66,10 @@ async def test_a_members_post_is_archived_with_its_thread(
     assert post.text_body.strip() == "Hello, list."
     [thread] = await _rows(mail_service.runtime, Thread, list_id=dev.id)
     assert (thread.id, thread.message_count, thread.subject) == (post.thread_id, 1, "Release plan")
-    stored = mail_service.runtime.settings.archive.storage_path / post.raw_path
-    assert stored.read_bytes().startswith(b"From: Alice <alice@example.com>")
+    async with mail_service.runtime.sessionmaker() as session:
+        raw = await archive.raw_message(session, mail_service.runtime.settings.archive, post)
+    assert raw == row.raw  # the bytes as received, kept once: in the inbound row
+    assert post.raw_path == ""
 
     reply = message(
         subject="Re: Release plan",

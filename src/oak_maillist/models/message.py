@@ -31,7 +31,11 @@ class InboundStatus(enum.StrEnum):
 
 
 class InboundMessage(IdMixin, Base):
-    """Exactly what SMTP accepted, committed before the 250 reply."""
+    """Exactly what SMTP accepted, committed before the 250 reply.
+
+    Rows are kept: the raw bytes of an archived post are its inbound row's (`Message.inbound_id`;
+    see `archive.raw_message`). Never purge rows that archived posts refer to.
+    """
 
     __tablename__ = "inbound_messages"
     __table_args__ = (Index("ix_inbound_messages_status_lease", "status", "lease_until"),)
@@ -91,7 +95,8 @@ class Message(IdMixin, Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     text_body: Mapped[str] = mapped_column(LongText, default="")
     html_body: Mapped[str | None] = mapped_column(LongText)
-    # Raw RFC 822 file under archive.storage_path, relative.
+    # Raw RFC 822 file under archive.storage_path, relative; empty when the bytes are the
+    # inbound row's (every post archived from an inbound row).
     raw_path: Mapped[str] = mapped_column(String(500), default="")
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,4 +1,4 @@
-"""Reading the archive: pages of posts and threads, one thread as a tree, raw files, mbox."""
+"""Reading the archive: pages of posts and threads, one thread as a tree, raw bytes, mbox."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import ArchiveSettings
 from oak_maillist.errors import NotFoundError
-from oak_maillist.models import Attachment, Message, Thread
-from oak_maillist.services.archive import stored_file
+from oak_maillist.models import Attachment, InboundMessage, Message, Thread
+from oak_maillist.services.archive import raw_message, stored_file
 
 MBOX_BATCH = 100
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
@@ -78,11 +78,11 @@ async def attachment_file(
     return attachment, await asyncio.to_thread(path.read_bytes)
 
 
-async def raw_bytes(settings: ArchiveSettings, message: Message) -> bytes:
-    path = stored_file(settings, message.raw_path)
-    if path is None:
+async def raw_bytes(session: AsyncSession, settings: ArchiveSettings, message: Message) -> bytes:
+    raw = await raw_message(session, settings, message)
+    if raw is None:
         raise MessageNotFoundError(message_id=message.id)
-    return await asyncio.to_thread(path.read_bytes)
+    return raw
 
 
 async def list_threads(
@@ -190,10 +190,22 @@ async def mbox(
         batch = (await session.scalars(query.order_by(Message.id).limit(MBOX_BATCH))).all()
         if not batch:
             return
+        raws = await _inbound_raws(session, [m.inbound_id for m in batch if not m.raw_path])
         for message in batch:
             last_id = message.id
-            path = stored_file(settings, message.raw_path)
-            if path is None:
-                continue
-            raw = await asyncio.to_thread(path.read_bytes)
-            yield mbox_entry(raw, message.sender_email, _moment(message))
+            raw = raws.get(message.inbound_id) if not message.raw_path else None
+            if raw is None:
+                raw = await raw_message(session, settings, message)
+            if raw is not None:
+                yield mbox_entry(raw, message.sender_email, _moment(message))
+
+
+async def _inbound_raws(session: AsyncSession, ids: list[int | None]) -> dict[int | None, bytes]:
+    """The raw bytes of these inbound rows, with one query."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(InboundMessage.id, InboundMessage.raw).where(InboundMessage.id.in_(wanted))
+    )
+    return {row[0]: row[1] for row in rows}

@@ -6,7 +6,6 @@ The service's own mail is signed by its From domain (`sign_service_mail`).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from oak_maillist.delivery import compose, dmarc, relay
 from oak_maillist.delivery.dkim import BodyPrefix, Signer, sign_all
 from oak_maillist.mail.dkim_keys import Algorithm
 from oak_maillist.mail.verp import encode as verp_address
-from oak_maillist.models import Domain, InboundMessage, MailingList, Message
+from oak_maillist.models import Domain, MailingList, Message
 from oak_maillist.services import archive, crypto, domain_keys, links, subscriptions
 from oak_maillist.services.distribution import Claimed
 
@@ -66,7 +65,7 @@ async def compose_post(
     domain = await session.get(Domain, mlist.domain_id) if mlist else None
     if mlist is None or domain is None:
         return None
-    raw = await _raw(session, settings, message)
+    raw = await archive.raw_message(session, settings.archive, message)
     if raw is None:
         return None
     base = str(settings.server.base_url).rstrip("/")
@@ -151,17 +150,6 @@ async def _mitigate(settings: Settings, sender: str, list_domain: str) -> bool:
             dns_settings.nameservers, dns_settings.port, dns_settings.timeout_seconds
         )
     return await checker.needs_mitigation(domain)
-
-
-async def _raw(session: AsyncSession, settings: Settings, message: Message) -> bytes | None:
-    path = archive.stored_file(settings.archive, message.raw_path)
-    if path is not None:
-        return await asyncio.to_thread(path.read_bytes)
-    if message.inbound_id is not None:
-        inbound = await session.get(InboundMessage, message.inbound_id)
-        if inbound is not None:
-            return inbound.raw
-    return None
 
 
 def envelope_for(

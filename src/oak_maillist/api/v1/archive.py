@@ -149,7 +149,7 @@ async def raw_message(
 ) -> Response:
     """The message exactly as received (RFC 822 bytes)."""
     message = await archive_reading.get_message(session, mlist.id, message_id)
-    data = await archive_reading.raw_bytes(settings.archive, message)
+    data = await archive_reading.raw_bytes(session, settings.archive, message)
     return Response(
         data,
         media_type="message/rfc822",
