@@ -7,6 +7,7 @@ work until a sweeper finds it.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from sqlalchemy import event
@@ -19,7 +20,7 @@ from oak_maillist.config import QueueSettings
 from oak_maillist.delivery.pool import RelayPool
 from oak_maillist.logging import get_logger
 from oak_maillist.runtime import Runtime
-from oak_maillist.tasks.registry import load_jobs
+from oak_maillist.tasks.registry import JobFunction, load_jobs
 
 log = get_logger(__name__)
 
@@ -63,13 +64,34 @@ def make_broker(settings: QueueSettings) -> AsyncBroker:
     )
     for job in load_jobs().values():
         broker.register_task(
-            job.function,
+            job.function if job.batched else _counted(job.function),
             task_name=job.name,
             max_retries=job.max_retries,
             **({"timeout": job.timeout_seconds} if job.timeout_seconds is not None else {}),
             **({"schedule": [{"cron": cron} for cron in job.cron]} if job.cron else {}),
         )
     return broker
+
+
+def _counted(function: JobFunction) -> JobFunction:
+    """`function` taking one of the worker's queue.concurrency slots while it runs (in a
+    process that `limit_jobs` set up; elsewhere it runs at once)."""
+
+    @functools.wraps(function)
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        slots: asyncio.Semaphore | None = _state.get("slots")
+        if slots is None:
+            return await function(*args, **kwargs)
+        async with slots:
+            return await function(*args, **kwargs)
+
+    return counted
+
+
+def limit_jobs(concurrency: int) -> None:
+    """In a worker: at most `concurrency` jobs run at once, batched ones aside (they only
+    wait for a batch; see registry.Job.batched)."""
+    _state["slots"] = asyncio.Semaphore(concurrency)
 
 
 async def start(runtime: Runtime, broker: AsyncBroker, *, worker: bool) -> None:
@@ -83,6 +105,7 @@ async def start(runtime: Runtime, broker: AsyncBroker, *, worker: bool) -> None:
 async def stop() -> None:
     broker: AsyncBroker | None = _state.pop("broker", None)
     _state.pop("runtime", None)
+    _state.pop("slots", None)
     relays: RelayPool | None = _state.pop("relays", None)
     if broker is not None:
         await _settle(broker)

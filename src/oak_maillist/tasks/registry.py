@@ -19,6 +19,10 @@ class Job:
     timeout_seconds: int | None = 300
     max_retries: int = 3
     labels: dict[str, Any] = field(default_factory=dict)
+    # True: a call only hands its item to a batch that this process runs and waits for it
+    # (inbound.process). It holds no connection, so it does not count against a worker's
+    # queue.concurrency, and a worker takes enough of them at once to fill its batches.
+    batched: bool = False
 
 
 JOBS: dict[str, Job] = {}
@@ -30,13 +34,14 @@ def job(
     cron: tuple[str, ...] = (),
     timeout_seconds: int | None = 300,
     max_retries: int = 3,
+    batched: bool = False,
 ) -> Callable[[JobFunction], JobFunction]:
     """Declare a job. Jobs take ids and plain values, never ORM objects, and are idempotent."""
 
     def register(function: JobFunction) -> JobFunction:
         if name in JOBS:
             raise ValueError(f"job {name!r} registered twice")
-        JOBS[name] = Job(name, function, cron, timeout_seconds, max_retries)
+        JOBS[name] = Job(name, function, cron, timeout_seconds, max_retries, batched=batched)
         return function
 
     return register

@@ -28,12 +28,13 @@ log = get_logger(__name__)
 # 16 against 8: 5 KB posts archived about 10% faster; 32: a little faster again, but the
 # closing writes then hold the SMTP edge up longer (250 p95 38-40 -> 45-50 ms).
 #
-# One batch at a time per process, on every database. SQLite has one writer at a time anyway.
-# On PostgreSQL, batches side by side in the process that also runs the SMTP edge took its
-# 250 p95 from 50-57 to 126-137 ms and archived no more (251-261 against 245 posts/s); in two
-# worker processes they archived fewer (116 against 162/s). Each process has one GIL: more
-# processes scale out, more batches in one do not (bench/ingest.py, 5 KB posts).
+# One batch at a time in the process that runs the SMTP edge, and on SQLite (one writer at a
+# time anyway): on PostgreSQL, two batches beside the SMTP edge archived 25-30% more but took
+# its 250 p95 from 47-58 to 75-82 ms (bench/ingest.py, 5 KB posts). A worker process of its
+# own on PostgreSQL or MariaDB runs two side by side, so that one works while the other waits
+# for the database: one worker, 5 KB posts, 235-243 -> 295 posts/s archived.
 MAX_BATCH = 16
+WORKER_BATCHES = 2
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batches[int, str]] = (
     weakref.WeakKeyDictionary()
 )
@@ -51,15 +52,27 @@ _ROWS = (
 BATCH_TIMEOUT_SECONDS = 300
 
 
-@job(inbound.PROCESS_JOB, timeout_seconds=None, max_retries=2)
+@job(inbound.PROCESS_JOB, timeout_seconds=None, max_retries=2, batched=True)
 async def process(inbound_id: int) -> str:
     """Run one stored message through its lists (idempotent: a done row is skipped), in one
     transaction with the others handed to this process meanwhile."""
     loop = asyncio.get_running_loop()
     batches = _batches.get(loop)
     if batches is None:
-        batches = _batches[loop] = Batches(_bounded_batch, max_size=MAX_BATCH)
+        runtime = current_runtime()
+        smtp_here = runtime.components.get("smtp") == "running"
+        batches = _batches[loop] = Batches(
+            _bounded_batch,
+            max_size=MAX_BATCH,
+            concurrency=side_by_side(runtime.backend, smtp_here=smtp_here),
+        )
     return await batches.submit(inbound_id)
+
+
+def side_by_side(backend: str, *, smtp_here: bool) -> int:
+    """How many batches a process runs at once on `backend`; `smtp_here`: the process runs
+    the SMTP edge too."""
+    return 1 if backend == "sqlite" or smtp_here else WORKER_BATCHES
 
 
 async def _bounded_batch(inbound_ids: list[int]) -> list[str | Exception]:
