@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from aiosmtpd.smtp import SMTP
-
 from oak_maillist.smtp import replies
 
 _STOP = b".\r\n"  # where a read may end: the data ends at one that begins a line
@@ -62,40 +60,3 @@ async def read_data(reader: asyncio.StreamReader, *, size_limit: int, line_limit
     if raw.startswith(b"."):
         raw = raw[1:]
     return Data(content=raw.replace(_STUFFED, b"\r\n"))
-
-
-class PieceReading(SMTP):
-    """aiosmtpd's SMTP (or LMTP, as the class mixed in after this one) with DATA read by
-    `read_data`; what happens before and after (checks, the handler's hook, the reply) is
-    aiosmtpd's own order of things."""
-
-    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's command method
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
-            return
-        envelope = self.envelope
-        if envelope is None or not envelope.rcpt_tos:
-            await self.push(replies.NEED_RECIPIENT)
-            return
-        if arg:
-            await self.push(replies.DATA_SYNTAX)
-            return
-        await self.push(replies.START_DATA)
-        try:
-            data = await read_data(
-                self._reader,
-                size_limit=self.data_size_limit or 0,
-                line_limit=self.line_length_limit,
-            )
-        except asyncio.IncompleteReadError:
-            return  # the client went away in the middle of the data
-        except asyncio.CancelledError:
-            self._writer.close()  # the connection was lost during DATA (as aiosmtpd does)
-            raise
-        if data.refusal is not None:
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push(data.refusal)
-            return
-        envelope.content = envelope.original_content = data.content
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()  # type: ignore[no-untyped-call]
-        await self.push(status if isinstance(status, str) else replies.OK)

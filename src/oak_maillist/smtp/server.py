@@ -13,8 +13,8 @@ from oak_maillist.logging import get_logger
 from oak_maillist.metrics import SMTP_ACTIVE_SESSIONS, SMTP_SESSIONS
 from oak_maillist.runtime import Runtime
 from oak_maillist.smtp import replies
-from oak_maillist.smtp.data import PieceReading
 from oak_maillist.smtp.handler import ListHandler, handler_kwargs
+from oak_maillist.smtp.protocol import ListSMTP
 
 log = get_logger(__name__)
 
@@ -28,7 +28,7 @@ class _Limits:
 
 
 def _limited(base: type[SMTP], listener: str, limits: _Limits) -> type[SMTP]:
-    class Limited(PieceReading, base):  # type: ignore[misc, valid-type]
+    class Limited(ListSMTP, base):  # type: ignore[misc, valid-type]
         _counted = False
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
