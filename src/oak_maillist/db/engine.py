@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 
 from oak_maillist.config import DatabaseSettings
 from oak_maillist.db import sqlite_driver
+from oak_maillist.db.sqlite_ids import SqliteSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -144,7 +145,10 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded attributes after commit (async code cannot lazy-load)."""
+    """Sessions that keep loaded attributes after commit (async code cannot lazy-load); on
+    SQLite, flushes that insert several rows of a table number them first (sqlite_ids)."""
+    if engine.dialect.name == "sqlite":
+        return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=SqliteSession)
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
