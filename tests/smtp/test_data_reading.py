@@ -11,14 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import InboundMessage
 from oak_maillist.runtime import Runtime
 from oak_maillist.smtp import replies
 from oak_maillist.smtp.data import Data, read_data
 from oak_maillist.smtp.server import bound_port, stop_servers
-from tests.factories import make_domain, make_list
 from tests.smtp.sockets import read_replies, serve
 
 LINE_LIMIT = 1001  # aiosmtpd's, with the CRLF
@@ -113,14 +111,7 @@ async def test_limits_count_the_bytes_as_sent() -> None:
     assert (await _read_in_pieces(too_long, []))[0].refusal == replies.LINE_TOO_LONG
 
 
-@pytest.fixture
-async def lists(db: AsyncSession) -> None:
-    domain = await make_domain(db, "lists.example.org")
-    await make_list(db, domain, "dev")
-    await db.commit()
-
-
-@pytest.mark.usefixtures("lists")
+@pytest.mark.usefixtures("dev_list")
 async def test_a_refused_message_leaves_the_session_usable(runtime: Runtime) -> None:
     servers = await serve(runtime, max_message_size=20_000)
     port = bound_port(servers[0])

@@ -16,12 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import InboundMessage
 from oak_maillist.runtime import Runtime
 from oak_maillist.smtp.server import bound_port, stop_servers
-from tests.factories import make_domain, make_list
 from tests.smtp.sockets import read_replies, serve
 
 MESSAGE = (
@@ -30,14 +28,7 @@ MESSAGE = (
 )
 
 
-@pytest.fixture
-async def lists(db: AsyncSession) -> None:
-    domain = await make_domain(db, "lists.example.org")
-    await make_list(db, domain, "dev")
-    await db.commit()
-
-
-@pytest.mark.usefixtures("lists")
+@pytest.mark.usefixtures("dev_list")
 async def test_pipelined_commands_get_their_replies_in_order(runtime: Runtime) -> None:
     servers = await serve(runtime)
     port = bound_port(servers[0])
@@ -72,7 +63,7 @@ async def test_pipelined_commands_get_their_replies_in_order(runtime: Runtime) -
     ]
 
 
-@pytest.mark.usefixtures("lists")
+@pytest.mark.usefixtures("dev_list")
 async def test_smtputf8_addresses_and_headers_are_kept(runtime: Runtime) -> None:
     servers = await serve(runtime)
     port = bound_port(servers[0])
@@ -126,7 +117,7 @@ def _self_signed(directory: Path) -> tuple[str, str]:
     return str(cert_file), str(key_file)
 
 
-@pytest.mark.usefixtures("lists")
+@pytest.mark.usefixtures("dev_list")
 async def test_starttls_is_offered_and_mail_flows_over_it(runtime: Runtime, tmp_path: Path) -> None:
     cert_file, key_file = _self_signed(tmp_path)
     servers = await serve(runtime, tls_cert_file=cert_file, tls_key_file=key_file)
@@ -158,7 +149,7 @@ async def test_starttls_is_offered_and_mail_flows_over_it(runtime: Runtime, tmp_
 
 
 @pytest.fixture
-async def lmtp_port(runtime: Runtime, lists: None) -> AsyncIterator[int]:
+async def lmtp_port(runtime: Runtime, dev_list: None) -> AsyncIterator[int]:
     servers = await serve(runtime, lmtp_enabled=True, lmtp_host="127.0.0.1", lmtp_port=0)
     yield bound_port(servers[1])
     await stop_servers(servers)
