@@ -25,6 +25,8 @@ from oak_maillist.runtime import Runtime
 from oak_maillist.services import archive
 from oak_maillist.services import search as search_service
 from oak_maillist.services.search import SearchHit, SearchQueryInvalid, parse_query, search
+from oak_maillist.services.search.query import CJK_RUNS, run_bigrams
+from oak_maillist.services.search.sqlite import cjk_column
 from oak_maillist.services.search.terms import term_rows
 from tests.databases import create_database, drop_database, unique_name
 from tests.factories import make_list, message_row
@@ -168,6 +170,16 @@ async def test_index_makes_what_the_triggers_make(
     assert await _index_rows(db, backend, ids) == indexed
     assert all(indexed[:-1])
     assert (indexed[-1] is None) == (backend == "sqlite")  # no CJK text: no CJK row
+
+
+@given(
+    st.text(st.sampled_from("中文邮件表ーテ한국\u3040\u303f\u30ff\u3100 \n.aé😀𠀀"), max_size=80)
+)
+def test_the_cjk_column_holds_each_runs_pairs_and_its_last_character(content: str) -> None:
+    """cjk_column's one-pass reading gives what splitting out the runs gives."""
+    runs = CJK_RUNS.split(content)[1::2]
+    expected = " ".join(token for run in runs for token in run_bigrams(run)) or None
+    assert cjk_column(content) == expected
 
 
 async def _index_rows(db: AsyncSession, backend: str, ids: list[int]) -> list[object]:
