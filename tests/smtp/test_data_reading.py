@@ -150,3 +150,30 @@ async def test_a_refused_message_leaves_the_session_usable(runtime: Runtime) -> 
     async with runtime.sessionmaker() as session:
         stored = (await session.scalars(select(InboundMessage))).all()
     assert [row.raw for row in stored] == [b"Subject: kept\r\n\r\n.a stuffed line\r\nline.\r\n"]
+
+
+@pytest.mark.usefixtures("dev_list")
+async def test_lmtp_refuses_oversize_data_once_per_recipient(runtime: Runtime) -> None:
+    servers = await serve(
+        runtime, lmtp_enabled=True, lmtp_host="127.0.0.1", lmtp_port=0, max_message_size=4_000
+    )
+    port = bound_port(servers[1])
+
+    def conversation() -> list[str]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            replies_ = read_replies(sock, 1)
+            sock.sendall(
+                b"LHLO mta.example.com\r\nMAIL FROM:<alice@example.com>\r\n"
+                b"RCPT TO:<dev@lists.example.org>\r\nRCPT TO:<dev-owner@lists.example.org>\r\n"
+                b"DATA\r\n"
+            )
+            replies_ += read_replies(sock, 5)
+            sock.sendall((b"z" * 98 + b"\r\n") * 50 + b".\r\n")
+            replies_ += read_replies(sock, 2)
+            return replies_
+
+    try:
+        transcript = await asyncio.to_thread(conversation)
+    finally:
+        await stop_servers(servers)
+    assert transcript[-3:] == [replies.START_DATA, *[replies.DATA_TOO_BIG] * 2]

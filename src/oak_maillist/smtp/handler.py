@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from limits import parse
 
@@ -17,6 +16,7 @@ from oak_maillist.services import inbound
 from oak_maillist.services.batches import Batches
 from oak_maillist.services.inbound import Received, Recipient, RecipientStatus
 from oak_maillist.smtp import replies
+from oak_maillist.smtp.protocol import per_recipient
 
 log = get_logger(__name__)
 
@@ -152,7 +152,7 @@ class ListHandler:
             inbound_id = await self.store.submit(received)
         except Exception:
             log.exception("smtp_store_failed", size=len(raw))
-            return _per_recipient(server, envelope, _refuse(replies.STORE_FAILED))
+            return per_recipient(server, envelope, _refuse(replies.STORE_FAILED))
         MESSAGES_RECEIVED.inc()
         self.runtime.smtp_activity.mark()
         log.info(
@@ -161,18 +161,11 @@ class ListHandler:
             size=len(raw),
             recipients=len(envelope.rcpt_tos),
         )
-        return _per_recipient(server, envelope, replies.ACCEPTED)
+        return per_recipient(server, envelope, replies.ACCEPTED)
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("smtp_session_error", error=type(error).__name__, exc_info=error)
         return _refuse(replies.LOCAL_ERROR)
-
-
-def _per_recipient(server: SMTP, envelope: Envelope, reply: str) -> str:
-    """LMTP answers DATA once per accepted recipient (RFC 2033 §4.2); SMTP once."""
-    if isinstance(server, LMTP):
-        return "\r\n".join([reply] * max(1, len(envelope.rcpt_tos)))
-    return reply
 
 
 def _declared_size(envelope: Envelope) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope
 
 from oak_maillist.smtp import replies
 from oak_maillist.smtp.data import read_data
@@ -62,10 +63,18 @@ class ListSMTP(SMTP):
             self._writer.close()  # the connection was lost during DATA (as aiosmtpd does)
             raise
         if data.refusal is not None:
+            refusal = per_recipient(self, envelope, data.refusal)
             self._set_post_data_state()  # type: ignore[no-untyped-call]
-            await self.push(data.refusal)
+            await self.push(refusal)
             return
         envelope.content = envelope.original_content = data.content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(status if isinstance(status, str) else replies.OK)
+
+
+def per_recipient(server: SMTP, envelope: Envelope, reply: str) -> str:
+    """LMTP answers DATA once per accepted recipient (RFC 2033 §4.2); SMTP once."""
+    if isinstance(server, LMTP):
+        return "\r\n".join([reply] * max(1, len(envelope.rcpt_tos)))
+    return reply
