@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -10,19 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from oak_maillist.config import Settings
 from oak_maillist.db.engine import create_engine, create_sessionmaker
 from oak_maillist.ratelimit import Limiter
-
-
-@dataclass
-class SmtpActivity:
-    """When this process's SMTP edge last began or ended a mail transaction."""
-
-    last: float = float("-inf")  # time.monotonic()
-
-    def mark(self) -> None:
-        self.last = time.monotonic()
-
-    def quiet_for(self, seconds: float) -> bool:
-        return time.monotonic() - self.last >= seconds
 
 
 @dataclass
@@ -35,7 +21,6 @@ class Runtime:
     limiter: Limiter
     # What this process runs and how each part is doing, for /health.
     components: dict[str, str] = field(default_factory=dict)
-    smtp_activity: SmtpActivity = field(default_factory=SmtpActivity)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

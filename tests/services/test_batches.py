@@ -59,22 +59,6 @@ async def test_with_concurrency_several_batches_run_at_once() -> None:
     assert recorder.batches == [[1], [2], [3, 4]]
 
 
-async def test_batches_beyond_the_first_start_only_while_extra_says_so() -> None:
-    recorder = Recorder()
-    allowed = False
-    batches = Batches(recorder.run, max_size=10, concurrency=2, extra=lambda: allowed)
-    tasks = [asyncio.create_task(batches.submit(n)) for n in (1, 2)]
-    await _started(recorder, 1)
-    await asyncio.sleep(0.01)
-    assert recorder.batches == [[1]]  # the second batch waits: extra says no
-    allowed = True
-    tasks.append(asyncio.create_task(batches.submit(3)))  # asked again as an item comes
-    await _started(recorder, 2)
-    assert recorder.batches == [[1], [2, 3]]
-    recorder.release.set()
-    assert await asyncio.gather(*tasks) == [10, 20, 30]
-
-
 async def test_a_failing_item_fails_only_its_own_caller() -> None:
     recorder = Recorder()
     recorder.release.set()

@@ -131,12 +131,10 @@ async def test_a_refused_message_leaves_the_session_usable(runtime: Runtime) -> 
             replies_ += read_replies(sock, 1)
             return replies_
 
-    assert runtime.smtp_activity.quiet_for(0)
     try:
         transcript = await asyncio.to_thread(conversation)
     finally:
         await stop_servers(servers)
-    assert not runtime.smtp_activity.quiet_for(5)  # processing here waits a moment to double up
     accepted = ["250 2.1.0 Sender OK", "250 2.1.5 Recipient OK", replies.START_DATA]
     assert transcript[2:] == [
         *accepted,

@@ -115,8 +115,15 @@ async def _all_done(runtime: Runtime) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("backend_name", "expected"),
-    [("sqlite", 1), ("postgresql", inbound_jobs.WORKER_BATCHES), ("mysql", 2)],
+    ("backend_name", "smtp_here", "expected"),
+    [
+        ("sqlite", False, 1),
+        ("postgresql", True, 1),
+        ("postgresql", False, inbound_jobs.WORKER_BATCHES),
+        ("mysql", False, inbound_jobs.WORKER_BATCHES),
+    ],
 )
-def test_batches_side_by_side_only_on_a_server_database(backend_name: str, expected: int) -> None:
-    assert inbound_jobs.side_by_side(backend_name) == expected
+def test_batches_side_by_side_only_in_a_worker_of_its_own_on_a_server_database(
+    backend_name: str, smtp_here: bool, expected: int
+) -> None:
+    assert inbound_jobs.side_by_side(backend_name, smtp_here=smtp_here) == expected

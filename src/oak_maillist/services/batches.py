@@ -16,7 +16,7 @@ Result = TypeVar("Result")
 
 class Batches(Generic[Item, Result]):
     """Group commit: what callers submit while `concurrency` batches run goes together in the
-    next one (batches beyond the first only while `extra()` says so, when given).
+    next one.
 
     A lone caller waits for nothing; a burst shares one transaction instead of queueing for
     one each (on SQLite, for the single write lock). `run` handles a batch and returns one
@@ -30,12 +30,10 @@ class Batches(Generic[Item, Result]):
         *,
         max_size: int,
         concurrency: int = 1,
-        extra: Callable[[], bool] | None = None,
     ) -> None:
         self._run = run
         self._max_size = max_size
         self._concurrency = concurrency
-        self._extra = extra  # batches beyond the first start only while this says yes
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._running: set[asyncio.Task[None]] = set()
 
@@ -52,8 +50,6 @@ class Batches(Generic[Item, Result]):
 
     def _start(self) -> None:
         while self._waiting and len(self._running) < self._concurrency:
-            if self._running and self._extra is not None and not self._extra():
-                return  # asked again when a batch ends or an item comes
             batch = self._waiting[: self._max_size]
             del self._waiting[: self._max_size]
             task = asyncio.create_task(self._settle(batch))

@@ -78,7 +78,6 @@ class ListHandler:
                 return _refuse(replies.RATE_LIMITED)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
-        self.runtime.smtp_activity.mark()
         return replies.SENDER_OK
 
     async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
@@ -154,7 +153,6 @@ class ListHandler:
             log.exception("smtp_store_failed", size=len(raw))
             return per_recipient(server, envelope, _refuse(replies.STORE_FAILED))
         MESSAGES_RECEIVED.inc()
-        self.runtime.smtp_activity.mark()
         log.info(
             "smtp_message_accepted",
             inbound_id=inbound_id,

@@ -28,15 +28,13 @@ log = get_logger(__name__)
 # 16 against 8: 5 KB posts archived about 10% faster; 32: a little faster again, but the
 # closing writes then hold the SMTP edge up longer (250 p95 38-40 -> 45-50 ms).
 #
-# On PostgreSQL and MariaDB two batches run side by side, so that one works while the other
-# waits for the database: one worker process, 5 KB posts, 235-243 -> 295 posts/s archived.
-# In the process that runs the SMTP edge too, the second runs only once the edge has taken no
-# mail for SMTP_QUIET_SECONDS (it drains a backlog after a burst): two batches beside a busy
-# edge archived 25-30% more but took its 250 p95 from 47-58 to 75-82 ms (bench/ingest.py).
-# On SQLite one batch at a time: one writer at a time anyway.
+# One batch at a time in the process that runs the SMTP edge, and on SQLite (one writer at a
+# time anyway): on PostgreSQL, two batches beside the SMTP edge archived 25-30% more but took
+# its 250 p95 from 47-58 to 75-82 ms (bench/ingest.py, 5 KB posts). A worker process of its
+# own on PostgreSQL or MariaDB runs two side by side, so that one works while the other waits
+# for the database: one worker, 5 KB posts, 235-243 -> 295 posts/s archived.
 MAX_BATCH = 16
 WORKER_BATCHES = 2
-SMTP_QUIET_SECONDS = 0.5
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batches[int, str]] = (
     weakref.WeakKeyDictionary()
 )
@@ -63,20 +61,18 @@ async def process(inbound_id: int) -> str:
     if batches is None:
         runtime = current_runtime()
         smtp_here = runtime.components.get("smtp") == "running"
-        quiet = runtime.smtp_activity.quiet_for
         batches = _batches[loop] = Batches(
             _bounded_batch,
             max_size=MAX_BATCH,
-            concurrency=side_by_side(runtime.backend),
-            extra=(lambda: quiet(SMTP_QUIET_SECONDS)) if smtp_here else None,
+            concurrency=side_by_side(runtime.backend, smtp_here=smtp_here),
         )
     return await batches.submit(inbound_id)
 
 
-def side_by_side(backend: str) -> int:
-    """How many batches a process runs at once on `backend` (a process that runs the SMTP
-    edge too runs the second only while the edge is quiet)."""
-    return 1 if backend == "sqlite" else WORKER_BATCHES
+def side_by_side(backend: str, *, smtp_here: bool) -> int:
+    """How many batches a process runs at once on `backend`; `smtp_here`: the process runs
+    the SMTP edge too."""
+    return 1 if backend == "sqlite" or smtp_here else WORKER_BATCHES
 
 
 async def _bounded_batch(inbound_ids: list[int]) -> list[str | Exception]:
