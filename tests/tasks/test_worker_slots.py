@@ -112,18 +112,3 @@ async def _all_done(runtime: Runtime) -> bool:
     async with runtime.sessionmaker() as session:
         statuses = set(await session.scalars(select(InboundMessage.status)))
     return statuses == {"done"}
-
-
-@pytest.mark.parametrize(
-    ("backend_name", "smtp_here", "expected"),
-    [
-        ("sqlite", False, 1),
-        ("postgresql", True, 1),
-        ("postgresql", False, inbound_jobs.WORKER_BATCHES),
-        ("mysql", False, inbound_jobs.WORKER_BATCHES),
-    ],
-)
-def test_batches_side_by_side_only_in_a_worker_of_its_own_on_a_server_database(
-    backend_name: str, smtp_here: bool, expected: int
-) -> None:
-    assert inbound_jobs.side_by_side(backend_name, smtp_here=smtp_here) == expected

@@ -82,14 +82,14 @@ async def park(task_name: str, args: dict[str, Any], error: str, attempts: int) 
 
 async def run_worker(broker: AsyncBroker, stop: asyncio.Event, *, concurrency: int) -> None:
     """Consume jobs from a real broker until `stop` is set: `concurrency` jobs at once, and
-    besides them enough batched ones (stored messages to process) to fill this process's
-    batches. With `concurrency` taken for both, batches held 4 messages at most, and one
-    worker archived 91-102 posts/s against 235-243 (bench/ingest.py --workers 1, 5 KB).
+    besides them enough batched ones (stored messages to process) to fill the batch that runs
+    and the next one. With `concurrency` taken for both, batches held 4 messages at most, and
+    one worker archived 91-102 posts/s against 235-243 (bench/ingest.py --workers 1, 5 KB).
 
     The in-memory broker runs jobs itself as they are kicked, so it needs no consumer.
     """
     queue.limit_jobs(concurrency)
-    slots = concurrency + inbound_jobs.MAX_BATCH * inbound_jobs.WORKER_BATCHES
+    slots = concurrency + 2 * inbound_jobs.MAX_BATCH
     receiver = Receiver(
         broker,
         max_async_tasks=slots,

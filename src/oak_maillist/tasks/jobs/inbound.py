@@ -28,13 +28,13 @@ log = get_logger(__name__)
 # 16 against 8: 5 KB posts archived about 10% faster; 32: a little faster again, but the
 # closing writes then hold the SMTP edge up longer (250 p95 38-40 -> 45-50 ms).
 #
-# One batch at a time in the process that runs the SMTP edge, and on SQLite (one writer at a
-# time anyway): on PostgreSQL, two batches beside the SMTP edge archived 25-30% more but took
-# its 250 p95 from 47-58 to 75-82 ms (bench/ingest.py, 5 KB posts). A worker process of its
-# own on PostgreSQL or MariaDB runs two side by side, so that one works while the other waits
-# for the database: one worker, 5 KB posts, 235-243 -> 295 posts/s archived.
+# One batch at a time per process, on every database. SQLite has one writer at a time anyway.
+# On PostgreSQL two batches side by side archived 25-30% more (one worker process, 5 KB
+# posts: 235-243 -> 295/s), but batches running at once do not see each other's posts: a
+# reply in one and its parent in the other would stay apart for good (the race that worker
+# processes side by side already have). Beside the SMTP edge they also took its 250 p95 from
+# 47-58 to 75-82 ms (bench/ingest.py).
 MAX_BATCH = 16
-WORKER_BATCHES = 2
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batches[int, str]] = (
     weakref.WeakKeyDictionary()
 )
@@ -59,20 +59,8 @@ async def process(inbound_id: int) -> str:
     loop = asyncio.get_running_loop()
     batches = _batches.get(loop)
     if batches is None:
-        runtime = current_runtime()
-        smtp_here = runtime.components.get("smtp") == "running"
-        batches = _batches[loop] = Batches(
-            _bounded_batch,
-            max_size=MAX_BATCH,
-            concurrency=side_by_side(runtime.backend, smtp_here=smtp_here),
-        )
+        batches = _batches[loop] = Batches(_bounded_batch, max_size=MAX_BATCH)
     return await batches.submit(inbound_id)
-
-
-def side_by_side(backend: str, *, smtp_here: bool) -> int:
-    """How many batches a process runs at once on `backend`; `smtp_here`: the process runs
-    the SMTP edge too."""
-    return 1 if backend == "sqlite" or smtp_here else WORKER_BATCHES
 
 
 async def _bounded_batch(inbound_ids: list[int]) -> list[str | Exception]:
