@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import delete, event, select
 
 from oak_maillist.db.engine import transaction
+from oak_maillist.db.sqlite_ids import SqliteSession
 from oak_maillist.db.types import utcnow
 from oak_maillist.models import AuthChallenge
 from oak_maillist.runtime import Runtime
@@ -66,3 +67,28 @@ async def test_rows_of_one_flush_are_numbered_in_the_order_added(runtime: Runtim
         assert sent == [4, 1]
         assert second == list(range(first[1] + 1, first[1] + 5))
         assert alone == [second[-1] + 1]
+
+
+async def test_rows_with_chosen_ids_in_the_same_flush_leave_the_numbering_to_the_database(
+    runtime: Runtime,
+) -> None:
+    if runtime.backend != "sqlite":
+        # Elsewhere the database numbers every row itself (a chosen id would not move
+        # PostgreSQL's sequence on): nothing numbers rows before the flush.
+        assert runtime.sessionmaker.kw.get("sync_session_class") is not SqliteSession
+        return
+    assert runtime.sessionmaker.kw.get("sync_session_class") is SqliteSession
+    first = await _add(runtime, ["p", "q"])
+    chosen = first[-1] + 2  # the next id but one: the database's own numbering must skip it
+    async with transaction(runtime.sessionmaker) as session:
+        rows = [
+            AuthChallenge(kind="passkey", challenge_hash=name, expires_at=utcnow())
+            for name in ("r", "s", "t")
+        ]
+        rows[0].id = chosen
+        session.add_all(rows)
+        await session.flush()
+        ids = [row.id for row in rows]
+    assert ids[0] == chosen
+    assert len(set(ids)) == 3
+    assert ids[1] < ids[2]

@@ -28,16 +28,23 @@ class SqliteSession(Session):
 @event.listens_for(SqliteSession, "before_flush")
 def _number_new_rows(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     waiting: defaultdict[Table, list[tuple[int, IdMixin]]] = defaultdict(list)
+    numbered: set[Table] = set()  # tables with new rows whose ids the caller chose
     for instance in session.new:
         if not isinstance(instance, IdMixin):
             continue
         state: InstanceState[Any] = inspect(instance)
         table = state.mapper.local_table
-        if state.dict.get("id") is None and isinstance(table, Table):
+        if not isinstance(table, Table):
+            continue
+        if state.dict.get("id") is None:
             waiting[table].append((state.insert_order or 0, instance))
+        else:
+            numbered.add(table)
     for table, rows in waiting.items():
-        if len(rows) < 2:
-            continue  # one row: RETURNING costs no more than asking for the largest id
+        if len(rows) < 2 or table in numbered:
+            # One row: RETURNING costs no more than asking for the largest id. Rows with
+            # chosen ids among them: SQLite numbers the others around those as it inserts.
+            continue
         largest = session.connection().execute(select(func.max(table.c.id))).scalar()
         rows.sort(key=lambda row: row[0])  # the order in which the flush inserts them
         for number, (_order, instance) in enumerate(rows, start=(largest or 0) + 1):
