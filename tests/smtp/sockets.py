@@ -32,3 +32,14 @@ def read_replies(sock: socket.socket, count: int) -> list[str]:
         *lines, data = data.split(b"\r\n")
         replies.extend(line.decode() for line in lines if line[3:4] == b" ")
     return replies
+
+
+def converse(port: int, *steps: tuple[bytes, int]) -> list[str]:
+    """Over a plain socket: the greeting, then for each step its bytes sent (pipelined as
+    they are) and that many replies read. Blocking: run it in a thread."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        replies = read_replies(sock, 1)
+        for data, count in steps:
+            sock.sendall(data)
+            replies += read_replies(sock, count)
+        return replies

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +16,7 @@ from oak_maillist.runtime import Runtime
 from oak_maillist.smtp import replies
 from oak_maillist.smtp.data import Data, read_data
 from oak_maillist.smtp.server import bound_port, stop_servers
-from tests.smtp.sockets import read_replies, serve
+from tests.smtp.sockets import converse, serve
 
 LINE_LIMIT = 1001  # aiosmtpd's, with the CRLF
 
@@ -118,21 +117,12 @@ async def test_a_refused_message_leaves_the_session_usable(runtime: Runtime) -> 
     envelope = b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<dev@lists.example.org>\r\nDATA\r\n"
     kept = b"Subject: kept\r\n\r\n..a stuffed line\r\nline.\r\n"
 
-    def conversation() -> list[str]:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            replies_ = read_replies(sock, 1)
-            sock.sendall(b"EHLO client.example.com\r\n")
-            replies_ += read_replies(sock, 1)
-            for data in (b"x" * 998 + b"\r\n") * 30, b"z" * 2_000 + b"\r\n", kept:
-                sock.sendall(envelope)
-                replies_ += read_replies(sock, 3)
-                sock.sendall(data + b".\r\nQUIT\r\n" if data is kept else data + b".\r\n")
-                replies_ += read_replies(sock, 1)
-            replies_ += read_replies(sock, 1)
-            return replies_
-
+    steps = [(b"EHLO client.example.com\r\n", 1)]
+    for data in (b"x" * 998 + b"\r\n") * 30, b"z" * 2_000 + b"\r\n":
+        steps += [(envelope, 3), (data + b".\r\n", 1)]
+    steps += [(envelope, 3), (kept + b".\r\nQUIT\r\n", 2)]
     try:
-        transcript = await asyncio.to_thread(conversation)
+        transcript = await asyncio.to_thread(converse, port, *steps)
     finally:
         await stop_servers(servers)
     accepted = ["250 2.1.0 Sender OK", "250 2.1.5 Recipient OK", replies.START_DATA]
@@ -157,21 +147,14 @@ async def test_lmtp_refuses_oversize_data_once_per_recipient(runtime: Runtime) -
     )
     port = bound_port(servers[1])
 
-    def conversation() -> list[str]:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            replies_ = read_replies(sock, 1)
-            sock.sendall(
-                b"LHLO mta.example.com\r\nMAIL FROM:<alice@example.com>\r\n"
-                b"RCPT TO:<dev@lists.example.org>\r\nRCPT TO:<dev-owner@lists.example.org>\r\n"
-                b"DATA\r\n"
-            )
-            replies_ += read_replies(sock, 5)
-            sock.sendall((b"z" * 98 + b"\r\n") * 50 + b".\r\n")
-            replies_ += read_replies(sock, 2)
-            return replies_
-
+    envelope = (
+        b"LHLO mta.example.com\r\nMAIL FROM:<alice@example.com>\r\n"
+        b"RCPT TO:<dev@lists.example.org>\r\nRCPT TO:<dev-owner@lists.example.org>\r\nDATA\r\n"
+    )
     try:
-        transcript = await asyncio.to_thread(conversation)
+        transcript = await asyncio.to_thread(
+            converse, port, (envelope, 5), ((b"z" * 98 + b"\r\n") * 50 + b".\r\n", 2)
+        )
     finally:
         await stop_servers(servers)
     assert transcript[-3:] == [replies.START_DATA, *[replies.DATA_TOO_BIG] * 2]

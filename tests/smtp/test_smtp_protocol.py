@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import smtplib
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from sqlalchemy import select
 from oak_maillist.models import InboundMessage
 from oak_maillist.runtime import Runtime
 from oak_maillist.smtp.server import bound_port, stop_servers
-from tests.smtp.sockets import read_replies, serve
+from tests.smtp.sockets import converse, serve
 
 MESSAGE = (
     b"From: Alice <alice@example.com>\r\nTo: dev@lists.example.org\r\n"
@@ -33,22 +32,13 @@ async def test_pipelined_commands_get_their_replies_in_order(runtime: Runtime) -
     servers = await serve(runtime)
     port = bound_port(servers[0])
 
-    def conversation() -> list[str]:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            replies = read_replies(sock, 1)
-            sock.sendall(b"EHLO client.example.com\r\n")
-            replies += read_replies(sock, 1)
-            sock.sendall(
-                b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<dev@lists.example.org>\r\n"
-                b"RCPT TO:<nobody@lists.example.org>\r\nDATA\r\n"
-            )
-            replies += read_replies(sock, 4)
-            sock.sendall(MESSAGE + b".\r\nQUIT\r\n")
-            replies += read_replies(sock, 2)
-            return replies
-
+    envelope = (
+        b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<dev@lists.example.org>\r\n"
+        b"RCPT TO:<nobody@lists.example.org>\r\nDATA\r\n"
+    )
+    steps = [(b"EHLO client.example.com\r\n", 1), (envelope, 4), (MESSAGE + b".\r\nQUIT\r\n", 2)]
     try:
-        replies = await asyncio.to_thread(conversation)
+        replies = await asyncio.to_thread(converse, port, *steps)
     finally:
         await stop_servers(servers)
     assert replies[0].startswith("220 ")
@@ -173,21 +163,12 @@ async def test_lmtp_answers_each_recipient_after_data(lmtp_port: int, runtime: R
 
 
 async def test_lmtp_gives_one_data_reply_per_recipient(lmtp_port: int) -> None:
-    def conversation() -> list[str]:
-        with socket.create_connection(("127.0.0.1", lmtp_port), timeout=10) as sock:
-            replies = read_replies(sock, 1)
-            sock.sendall(b"LHLO mta.example.com\r\n")
-            replies += read_replies(sock, 1)
-            sock.sendall(
-                b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<dev@lists.example.org>\r\n"
-                b"RCPT TO:<dev-owner@lists.example.org>\r\nDATA\r\n"
-            )
-            replies += read_replies(sock, 4)
-            sock.sendall(MESSAGE + b".\r\n")
-            replies += read_replies(sock, 2)
-            return replies
-
-    replies = await asyncio.to_thread(conversation)
+    envelope = (
+        b"MAIL FROM:<alice@example.com>\r\nRCPT TO:<dev@lists.example.org>\r\n"
+        b"RCPT TO:<dev-owner@lists.example.org>\r\nDATA\r\n"
+    )
+    steps = [(b"LHLO mta.example.com\r\n", 1), (envelope, 4), (MESSAGE + b".\r\n", 2)]
+    replies = await asyncio.to_thread(converse, lmtp_port, *steps)
     assert replies[-3:] == [
         "354 End data with <CR><LF>.<CR><LF>",
         "250 2.0.0 Message accepted for delivery",

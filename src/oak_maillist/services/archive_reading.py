@@ -193,9 +193,11 @@ async def mbox(
         raws = await _inbound_raws(session, [m.inbound_id for m in batch if not m.raw_path])
         for message in batch:
             last_id = message.id
-            raw = raws.get(message.inbound_id) if not message.raw_path else None
-            if raw is None:
-                raw = await raw_message(session, settings, message)
+            raw = (
+                raws.get(message.inbound_id)
+                if not message.raw_path
+                else await raw_message(session, settings, message)
+            )
             if raw is not None:
                 yield mbox_entry(raw, message.sender_email, _moment(message))
 

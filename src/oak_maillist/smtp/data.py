@@ -49,7 +49,7 @@ async def read_data(reader: asyncio.StreamReader, *, size_limit: int, line_limit
             pieces.clear()  # keep reading to the end, but keep nothing
         else:
             pieces.append(piece)
-        tail = (tail + piece)[-len(_END) :]
+        tail = (tail + piece[-len(_END) :])[-len(_END) :]
         if piece.endswith(_STOP) and (tail == _END or size == len(_STOP)):
             break
     if too_big:
