@@ -1,6 +1,6 @@
 """Sending lanes that claim a post's deliveries side by side, as a job's lanes and other
 workers' jobs do: each due row is claimed exactly once, and no claim or record fails on a
-deadlock (MariaDB reported them, error 1213, between lanes: see `distribution.prepare_claims`).
+deadlock (MariaDB reported them, error 1213, between lanes: see `db.engine.MYSQL_ISOLATION`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ async def _lane(runtime: Runtime, post: int, claims: list[int], errors: list[str
     while first or batch:
         try:
             async with transaction(runtime.sessionmaker) as session:
-                await distribution.prepare_claims(session)
                 if batch:
                     ids = [row.id for row in batch]
                     answers = [_answer(i) for i in ids]

@@ -74,6 +74,20 @@ def _sqlite_url(url: str) -> URL:
 
 IMMEDIATE_OPTION = "oak_sqlite_immediate"
 
+# MariaDB/MySQL transactions run at READ COMMITTED, as PostgreSQL's do, and the code is
+# written for it:
+# - A statement reads what was committed before it began. At InnoDB's default, REPEATABLE
+#   READ, every read after a transaction's first one sees the database as it was then: a
+#   batch that waited for a list's lock (services/list_locks) would still not see the posts
+#   of the batch it waited for.
+# - A locking statement locks the rows it changes or selects, not every row it reads and
+#   the gaps between index entries. Delivery lanes' `UPDATE ... WHERE id IN (...)` claims
+#   are full scans of a small table in id order: at REPEATABLE READ each locked the other
+#   lanes' rows as it passed while every lane held its own, and lanes waited for each other
+#   (error 1213). At READ COMMITTED an UPDATE passes rows locked by others that do not match
+#   (it reads their last committed version) and lets go of each row that does not match.
+MYSQL_ISOLATION = "READ COMMITTED"
+
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine with the pool and connection settings from configuration."""
@@ -96,6 +110,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         )
     if backend == "mysql":
         options["connect_args"]["init_command"] = "SET time_zone = '+00:00'"
+        options["isolation_level"] = MYSQL_ISOLATION
     engine = create_async_engine(url, **options)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -18,7 +18,6 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
-    text,
     true,
     update,
 )
@@ -55,37 +54,15 @@ class Claimed:
     recipient: str
 
 
-_READ_COMMITTED = text("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-
-
-async def prepare_claims(session: AsyncSession) -> None:
-    """Make the session's transaction fit for claiming and recording alongside other lanes;
-    call it before the transaction's first statement.
-
-    On MariaDB/MySQL the transaction runs at READ COMMITTED. At InnoDB's default, REPEATABLE
-    READ, a locking statement keeps a lock on every row it reads, not only the rows it
-    changes, and on the gaps between index entries. `UPDATE ... WHERE id IN (...)` on a small
-    table is a full scan in id order that locks other lanes' rows as it passes, while each
-    lane already holds its own rows: two lanes wait for each other (error 1213). A claim's
-    scan also locks gaps into which another lane's claim then moves its rows' index entries
-    (status "sending"). At READ COMMITTED, InnoDB locks no gaps, lets go of each row that does
-    not match at once, and an UPDATE passes rows locked by others that do not match (it
-    reads their last committed version): a lane holds and waits for its own rows only, so
-    no lane waits for another in a cycle. SQLite has one writer at a time, and PostgreSQL
-    runs at READ COMMITTED and locks only the rows it changes or selects for update.
-    """
-    if session.get_bind().dialect.name == "mysql":
-        await session.execute(_READ_COMMITTED)
-
-
 async def claim_batch(
     session: AsyncSession, message_id: int, *, lease: timedelta, limit: int = BATCH_SIZE
 ) -> list[Claimed]:
     """Due deliveries of one post that nobody holds, taken under a lease (compare-and-set).
 
     Concurrent claimers get disjoint rows: PostgreSQL and MariaDB skip rows another
-    transaction has locked; SQLite runs one writing transaction at a time. On MariaDB, begin
-    the transaction with `prepare_claims`, or lanes claiming side by side can deadlock.
+    transaction has locked; SQLite runs one writing transaction at a time. On MariaDB this
+    relies on READ COMMITTED (`db.engine.MYSQL_ISOLATION`): lanes claiming side by side would
+    deadlock at InnoDB's default isolation.
     """
     now = utcnow()
     lease_until = now + lease

@@ -25,7 +25,7 @@ from oak_maillist.models import (
     User,
 )
 from oak_maillist.moderation.rules import address_key
-from oak_maillist.services import activity, post_notices, posting
+from oak_maillist.services import activity, list_locks, post_notices, posting
 from oak_maillist.services.activity import Origin
 
 log = get_logger(__name__)
@@ -172,6 +172,8 @@ async def approve(
     origin: Origin,
 ) -> posting.PostResult:
     """Release a held post: the chain goes on after the rule that held it."""
+    # The list's lock first: the chain archives the post, and _close may add a sender rule.
+    await list_locks.lock_lists(session, [held.list_id])
     policy = PolicyKind.WHITELIST if whitelist else None
     await _close(session, held, HeldStatus.APPROVED, user=user, note=note, policy=policy)
     mlist = await session.get(MailingList, held.list_id)

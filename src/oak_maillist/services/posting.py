@@ -26,7 +26,7 @@ from oak_maillist.models import (
 )
 from oak_maillist.moderation import ai, chain
 from oak_maillist.moderation.rules import Action
-from oak_maillist.services import archive, fanout, post_notices, search
+from oak_maillist.services import archive, fanout, list_locks, post_notices, search
 
 log = get_logger(__name__)
 
@@ -88,6 +88,7 @@ async def run_chain(
 ) -> PostResult:
     """Decide on one stored post to one list and carry the decision out (in the caller's
     transaction); `resume_after` names the rule a moderator approved the post past."""
+    await list_locks.lock_lists(session, [mlist.id])  # before the chain reads the archive
     raw, envelope_from, inbound_id = inbound.raw, inbound.envelope_from, inbound.id
     message_id = post_message_id(parsed, raw, domain.name)
     address, list_id_value = list_identity(mlist, domain)

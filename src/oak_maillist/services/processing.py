@@ -38,6 +38,7 @@ from oak_maillist.services import (
     commands,
     fanout,
     inbound,
+    list_locks,
     outbound,
     posting,
 )
@@ -86,6 +87,7 @@ async def prepare(
     await inbound.preload_recipients(session, {a for row in rows for a in row.recipients})
     parsed_rows = {} if parsed_rows is None else parsed_rows
     session.info[_PARSED] = parsed_rows
+    await _lock_lists(session, rows)
     wants: list[archive_memo.Want] = []
     for row in rows:
         parsed = parsed_rows.get(row.id)
@@ -112,6 +114,18 @@ async def prepare(
             )
     await archive_memo.prefetch(session, wants)
     await fanout.remember_last_subscribers(session, {want.list_id for want in wants})
+
+
+async def _lock_lists(session: AsyncSession, rows: Sequence[InboundMessage]) -> None:
+    """Take the locks of every list the rows were sent to, before anything is read for them
+    or written (see services/list_locks)."""
+    list_ids: set[int] = set()
+    for row in rows:
+        for address in row.recipients:
+            recipient = await inbound.resolve_recipient(session, address)
+            if recipient.status is RecipientStatus.OK and recipient.list_id is not None:
+                list_ids.add(recipient.list_id)
+    await list_locks.lock_lists(session, list_ids)
 
 
 async def _list_and_domain(
@@ -145,6 +159,7 @@ async def process(session: AsyncSession, settings: Settings, row: InboundMessage
     if await ai_moderation.needs_scoring(session, settings, row, parsed):
         log.info("inbound_awaits_ai", inbound_id=row.id)
         return Report(outcomes=["scoring"], reasons=["waiting for the AI moderation verdict"])
+    await _lock_lists(session, [row])  # held already when `prepare` was given the row
     report = Report()
     seen: set[tuple[int, str, str]] = set()
     for address in row.recipients:

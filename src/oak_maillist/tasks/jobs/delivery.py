@@ -179,12 +179,11 @@ async def _claim_alone(
     run: _Run, *, first: bool = False
 ) -> tuple[list[distribution.Claimed], bool]:
     """`_claim` in a transaction of its own, tried again when the database gives up on it (a
-    lock wait timeout; lanes' claims no longer deadlock, see `distribution.prepare_claims`)."""
+    lock wait timeout; lanes' claims do not deadlock, see `db.engine.MYSQL_ISOLATION`)."""
     sessionmaker = current_runtime().sessionmaker
     for attempt in range(RECORD_ATTEMPTS):
         try:
             async with transaction(sessionmaker) as session:
-                await distribution.prepare_claims(session)
                 return await _claim(session, run, first=first)
         except OperationalError:
             if attempt == RECORD_ATTEMPTS - 1:
@@ -227,7 +226,6 @@ async def _record(
     for attempt in range(RECORD_ATTEMPTS):
         try:
             async with transaction(runtime.sessionmaker) as session:
-                await distribution.prepare_claims(session)
                 recorded = await distribution.record_results(
                     session, run.settings, [row.id for row in batch], results
                 )
