@@ -61,6 +61,7 @@ async def test_connections_are_reused_and_dropped_ones_replaced(
         [result] = await _send(pool, config, 3)
         assert result.outcome is relay.Outcome.SENT
         assert pool.opened == 2
+        assert pool.dropped == {"disconnected": 1}  # seen closed, no NOOP sent on it
         assert [m.recipients for m in idle_dropping_sink.received] == [
             [f"r{n}@example.net"] for n in range(4)
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -68,6 +69,8 @@ class RelayPool:
         self.rate = RateCap(rate_per_second)
         self._slots: dict[RelayConfig, _Slot] = {}
         self.opened = 0  # connections made since start (for tests and metrics)
+        # Idle connections not reused, by why: "expired", "disconnected", "noop failed".
+        self.dropped: Counter[str] = Counter()
 
     def _slot(self, config: RelayConfig) -> _Slot:
         slot = self._slots.get(config)
@@ -96,11 +99,13 @@ class RelayPool:
         while slot.idle:
             idle = slot.idle.pop()
             if time.monotonic() - idle.since > IDLE_SECONDS or not idle.client.is_connected:
+                self.dropped["expired" if idle.client.is_connected else "disconnected"] += 1
                 await close_politely(idle.client)
                 continue
             try:
                 await idle.client.noop()
             except _ERRORS:
+                self.dropped["noop failed"] += 1
                 idle.client.close()
                 continue
             return idle.client
