@@ -163,11 +163,11 @@ async def test_index_makes_what_the_triggers_make(
     ]
     messages.append(await post(db, mlist, "Plain", "Nothing in CJK."))
     ids = [message.id for message in messages]
-    indexed = await _index_rows(db, backend, ids)
+    indexed = await index_rows(db, backend, ids)
     await db.execute(
         update(Message).where(Message.id.in_(ids)).values(subject=Message.subject + "")
     )
-    assert await _index_rows(db, backend, ids) == indexed
+    assert await index_rows(db, backend, ids) == indexed
     assert all(indexed[:-1])
     assert (indexed[-1] is None) == (backend == "sqlite")  # no CJK text: no CJK row
 
@@ -182,7 +182,7 @@ def test_the_cjk_column_holds_each_runs_pairs_and_its_last_character(content: st
     assert cjk_column(content) == expected
 
 
-async def _index_rows(db: AsyncSession, backend: str, ids: list[int]) -> list[object]:
+async def index_rows(db: AsyncSession, backend: str, ids: list[int]) -> list[object]:
     statement = {
         "sqlite": "SELECT rowid, subject, sender, body, list FROM messages_search_cjk",
         "postgresql": "SELECT message_id, list_id, document::text, pairs::text"

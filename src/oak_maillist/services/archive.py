@@ -28,7 +28,14 @@ from oak_maillist.services.archive_threads import (
     renumber_depths,
 )
 
-__all__ = ["id_hash", "raw_message", "store", "stored_file", "synthetic_message_id"]
+__all__ = [
+    "id_hash",
+    "raw_message",
+    "store",
+    "stored_file",
+    "synthetic_message_id",
+    "text_fields",
+]
 
 
 def synthetic_message_id(raw: bytes, domain: str) -> str:
@@ -91,6 +98,16 @@ def stored_file(settings: ArchiveSettings, relative: str) -> Path | None:
     return path
 
 
+def text_fields(parsed: ParsedMessage) -> dict[str, str]:
+    """A post's text as its archived row holds it (what search indexes)."""
+    return {
+        "subject": parsed.subject[:998],
+        "sender_email": parsed.sender.email[:320],
+        "sender_name": parsed.sender.name[:200],
+        "text_body": parsed.text,
+    }
+
+
 async def store(
     session: AsyncSession,
     settings: ArchiveSettings,
@@ -139,12 +156,9 @@ async def store(
         message_id_hash=id_hash(message_id),
         in_reply_to=parsed.in_reply_to[:998],
         reference_ids=ancestor_ids(parsed, message_id),
-        subject=parsed.subject[:998],
-        sender_email=parsed.sender.email[:320],
-        sender_name=parsed.sender.name[:200],
+        **text_fields(parsed),
         date=parsed.date,
         received_at=received,
-        text_body=parsed.text,
         html_body=parsed.html,
         raw_path=raw_path,
         size=len(raw),

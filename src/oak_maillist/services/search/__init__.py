@@ -19,7 +19,7 @@ and the older ones follow newest first; the total stays exact.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -51,6 +51,7 @@ __all__ = [
     "parse_query",
     "search",
     "snippet",
+    "start",
     "stem_prefix",
 ]
 
@@ -92,6 +93,15 @@ BACKENDS: dict[str, SearchBackend] = {
     "mysql": MysqlBackend(),
     "mariadb": MysqlBackend(),
 }
+
+
+def start(session: AsyncSession, fields: Mapping[str, str]) -> None:
+    """Begin making a post about to be archived with these text fields
+    (`archive.text_fields`) searchable while its batch goes on, where the database does that
+    work (PostgreSQL makes its document on a connection of its own); `index` finishes it."""
+    backend = BACKENDS[session.get_bind().dialect.name]
+    if isinstance(backend, PostgresBackend):
+        backend.start(session, fields)
 
 
 async def index(session: AsyncSession, message: Message, *, fresh: bool = False) -> None:
