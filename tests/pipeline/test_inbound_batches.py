@@ -161,6 +161,32 @@ async def test_a_claim_takes_each_message_once_until_its_lease_runs_out(runtime:
     assert attempts == {ids[0]: 2, ids[1]: 1, ids[2]: 1}
 
 
+async def test_workers_claiming_at_once_take_disjoint_messages(runtime: Runtime) -> None:
+    ids = await _store_posts(runtime, 3)
+    lease = timedelta(seconds=60)
+    first_claimed = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> set[int]:
+        async with transaction(runtime.sessionmaker) as session:
+            claimed = await inbound.claim(session, ids[:2], lease=lease)
+            first_claimed.set()
+            await release.wait()  # holds its claim uncommitted meanwhile
+            return claimed
+
+    async def second() -> set[int]:
+        async with transaction(runtime.sessionmaker) as session:
+            return await inbound.claim(session, ids, lease=lease)
+
+    one = asyncio.create_task(first())
+    await asyncio.wait_for(first_claimed.wait(), 10)
+    two = asyncio.create_task(second())
+    await asyncio.wait({two}, timeout=0.5)  # it may wait for the first one's locks
+    release.set()
+    assert await asyncio.wait_for(one, 10) == set(ids[:2])
+    assert await asyncio.wait_for(two, 10) == {ids[2]}
+
+
 async def test_a_batch_that_hangs_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """The batch carries the timeout (the jobs waiting for it carry none, see registry)."""
 

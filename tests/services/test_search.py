@@ -7,7 +7,6 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
@@ -27,7 +26,7 @@ from oak_maillist.services import search as search_service
 from oak_maillist.services.search import SearchHit, SearchQueryInvalid, parse_query, search
 from oak_maillist.services.search.query import CJK_RUNS, run_bigrams
 from oak_maillist.services.search.sqlite import cjk_column
-from oak_maillist.services.search.terms import term_rows
+from oak_maillist.services.search.terms import document_terms
 from tests.databases import create_database, drop_database, unique_name
 from tests.factories import make_list, message_row
 
@@ -207,10 +206,11 @@ def test_terms_are_those_of_the_word_index_revision(pieces: list[str], subject: 
     pieces repeat words and CJK runs, and make long words and pairs)."""
     body = " ".join(pieces + pieces[::2])
 
-    def rows(make: Any) -> list[Any]:
-        return sorted(make(1, 2, subject, "Ann Lee ann@example.org", body), key=str)
-
-    assert rows(term_rows) == rows(WORD_INDEX.term_rows)
+    sender = "Ann Lee ann@example.org"
+    expected = WORD_INDEX.term_rows(1, 2, subject, sender, body)
+    terms = document_terms(subject, sender, body)
+    assert sorted(terms.items()) == sorted((row["term"], row["weight"]) for row in expected)
+    assert all((row["message_id"], row["list_id"]) == (1, 2) for row in expected)
 
 
 async def test_chinese_text_matches_as_a_substring(db: AsyncSession, mlist: MailingList) -> None:

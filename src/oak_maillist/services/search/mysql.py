@@ -22,13 +22,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from oak_maillist.models import Message
 from oak_maillist.services.search import pending
 from oak_maillist.services.search.query import ParsedQuery, Scored, Term, bind, stem_prefix
-from oak_maillist.services.search.terms import INSERT, TABLE, pair_term, term_rows, word_term
+from oak_maillist.services.search.terms import TABLE, document_terms, pair_term, word_term
 
-INSERT_TERMS = text(INSERT)
-
-
-def _key_order(row: dict[str, Any]) -> tuple[int, str, int]:
-    return row["list_id"], row["term"], row["message_id"]
+# A batch's rows in one JSON array (pending.write's `packed`), inserted in key order: the
+# order of the primary key's collation, so that transactions inserting side by side lock in
+# one order and cannot deadlock.
+INSERT_TERMS = text(f"""
+    INSERT INTO {TABLE} (list_id, term, message_id, weight)
+    SELECT list_id, term, message_id, weight FROM JSON_TABLE(:terms, '$[*]' COLUMNS (
+        list_id BIGINT PATH '$[0]',
+        term VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[1]',
+        message_id BIGINT PATH '$[2]',
+        weight INT PATH '$[3]'
+    )) AS row_values ORDER BY list_id, term, message_id""")  # noqa: S608 - constants
 
 
 MAX_PREFIX_TERMS = 200  # terms a prefix is spelled out as; a longer list is a range
@@ -79,9 +85,11 @@ class MysqlBackend:
                 {"id": message.id},
             )
         sender = f"{message.sender_name} {message.sender_email}"
-        body = message.text_body or ""
-        rows = term_rows(message.id, message.list_id, message.subject, sender, body)
-        await pending.write(session, INSERT_TERMS, rows, order=_key_order)
+        terms = document_terms(message.subject, sender, message.text_body or "")
+        rows: list[pending.Row] = [
+            [message.list_id, term, message.id, weight] for term, weight in terms.items()
+        ]
+        await pending.write(session, INSERT_TERMS, rows, packed="terms")
 
     async def matches(
         self, session: AsyncSession, list_id: int, query: ParsedQuery, limit: int, offset: int

@@ -6,22 +6,24 @@ Only sessions that `collect` was called on defer; elsewhere `write` runs at once
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import TextClause
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _PENDING = "oak_search_pending"
 
-Row = dict[str, Any]
+Row = dict[str, Any] | list[Any]
 
 
 @dataclass
 class _Rows:
     rows: list[Row] = field(default_factory=list)
     order: Callable[[Row], Any] | None = None
+    packed: str | None = None
 
 
 def collect(session: AsyncSession) -> None:
@@ -35,18 +37,23 @@ async def write(
     rows: list[Row],
     *,
     order: Callable[[Row], Any] | None = None,
+    packed: str | None = None,
 ) -> None:
     """Insert index rows, now or (in a collecting session) with the batch's; `order` sorts
-    the rows of one statement (locks taken in key order cannot deadlock each other)."""
+    the rows of one statement (locks taken in key order cannot deadlock each other).
+
+    `packed` names the statement's one parameter that takes all the rows (lists of values)
+    as a JSON array, for a statement that reads them with JSON_TABLE: aiomysql escapes each
+    value of each row in Python, which cost more than making the rows (MariaDB, 5 KB posts:
+    about 80 term rows each).
+    """
     if not rows:
         return
     pending: dict[TextClause, _Rows] | None = session.info.get(_PENDING)
     if pending is None:
-        if order is not None:
-            rows = sorted(rows, key=order)
-        await session.execute(statement, rows if len(rows) > 1 else rows[0])
+        await _execute(session, statement, _Rows(rows, order, packed))
         return
-    entry = pending.setdefault(statement, _Rows(order=order))
+    entry = pending.setdefault(statement, _Rows(order=order, packed=packed))
     entry.rows.extend(rows)
 
 
@@ -57,5 +64,13 @@ async def write_collected(session: AsyncSession) -> None:
         return
     session.info[_PENDING] = {}
     for statement, entry in pending.items():
-        rows = sorted(entry.rows, key=entry.order) if entry.order else entry.rows
-        await session.execute(statement, rows if len(rows) > 1 else rows[0])
+        await _execute(session, statement, entry)
+
+
+async def _execute(session: AsyncSession, statement: TextClause, entry: _Rows) -> None:
+    rows = sorted(entry.rows, key=entry.order) if entry.order else entry.rows
+    if entry.packed is not None:
+        await session.execute(statement, {entry.packed: json.dumps(rows, ensure_ascii=False)})
+    else:
+        named = cast(list[dict[str, Any]], rows)  # executemany: each row by column name
+        await session.execute(statement, named if len(named) > 1 else named[0])

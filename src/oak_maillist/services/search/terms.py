@@ -18,7 +18,6 @@ import operator
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 from oak_maillist.services.search.query import (
     CJK,
@@ -33,10 +32,6 @@ BODY_LIMIT = 200_000  # characters of a body indexed, as for PostgreSQL
 SENDER_WEIGHT = 2
 MAX_WEIGHT = 65_535  # SMALLINT UNSIGNED
 PAIR = "+"  # starts a word pair's term: no word does, so word prefixes never reach pairs
-INSERT = (
-    f"INSERT INTO {TABLE} (list_id, term, message_id, weight)"  # noqa: S608 - constants
-    " VALUES (:list_id, :term, :message_id, :weight)"
-)
 
 
 def fold(word: str) -> str:
@@ -97,13 +92,3 @@ def document_terms(subject: str, sender: str, body: str) -> dict[str, int]:
             if " " not in term:
                 weights[term] = weights.get(term, 0) + count * weight
     return {term: min(weight, MAX_WEIGHT) for term, weight in weights.items()}
-
-
-def term_rows(
-    message_id: int, list_id: int, subject: str, sender: str, body: str
-) -> list[dict[str, Any]]:
-    """The index rows of one message."""
-    return [
-        {"list_id": list_id, "term": term, "message_id": message_id, "weight": weight}
-        for term, weight in document_terms(subject, sender, body).items()
-    ]
