@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy import TextClause, event, select, text
 
-from oak_maillist.config import QueueSettings
+from oak_maillist.config import QueueSettings, Settings
 from oak_maillist.db.engine import transaction
 from oak_maillist.models import InboundMessage, Message
 from oak_maillist.runtime import Runtime
@@ -41,6 +41,17 @@ async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
     await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
     yield runtime
     await queue.stop()
+
+
+@pytest.fixture
+async def small_pool(settings: Settings) -> AsyncIterator[Runtime]:
+    """The test database with a pool of two connections (database.max_connections)."""
+    database = settings.database.model_copy(update={"max_connections": 2})
+    runtime = Runtime.from_settings(settings.model_copy(update={"database": database}))
+    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
+    yield runtime
+    await queue.stop()
+    await runtime.close()
 
 
 @pytest.fixture
@@ -138,3 +149,23 @@ async def test_when_making_documents_fails_the_index_statement_makes_them(
     assert len(warned) == (backend == "postgresql")
     assert all("search_documents_failed" in w and "no_such_function" in w for w in warned)
     assert await _alone(started, backend, messages) == batch
+
+
+async def test_a_small_pool_is_left_to_the_batch(small_pool: Runtime, backend: str) -> None:
+    """With two connections, the batch makes its documents in the index statement: a third
+    connection would wait for one of the batch's or the SMTP edge's."""
+    seen: list[str] = []
+
+    def record(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(small_pool.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        messages = await _process(small_pool)
+    finally:
+        event.remove(small_pool.engine.sync_engine, "before_cursor_execute", record)
+    assert not _ran(seen, pg_documents.MAKE)
+    assert _ran(seen, pg_search.INDEX) == (backend == "postgresql")
+    async with small_pool.sessionmaker() as session:
+        batch = await index_rows(session, backend, [m.id for m in messages])
+    assert await _alone(small_pool, backend, messages) == batch

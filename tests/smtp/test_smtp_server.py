@@ -185,7 +185,7 @@ async def test_connection_limit_answers_421(runtime: Runtime) -> None:
     servers, port = await _serve(runtime, max_connections=1)
     try:
 
-        def two_connections() -> tuple[int, bytes]:
+        def two_connections() -> tuple[int, bytes | str]:
             with _client(port) as first:
                 first.ehlo()
                 try:

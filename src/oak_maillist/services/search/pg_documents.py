@@ -38,6 +38,10 @@ MAKE = text("""
     )
     SELECT document::text, messages_search_pairs(document)::text FROM made ORDER BY position""")
 
+# A pool smaller than this (database.max_connections) is left to the batch and the SMTP edge:
+# the connection that makes documents would wait for one of theirs, and the batch for it.
+MIN_POOL = 3
+
 # Session info: the documents being made for the session's posts.
 _MAKING = "oak_search_documents"
 
@@ -67,6 +71,8 @@ def start(session: AsyncSession, inputs: Texts, texts: Texts) -> None:
     if making is None:
         bind = session.bind
         assert isinstance(bind, AsyncEngine)  # noqa: S101 - sessions are bound to the engine
+        if _pool_size(bind) < MIN_POOL:
+            return
         making = session.info[_MAKING] = _Making(bind)
     if inputs in making.made:  # a post sent to two lists: one document
         return
@@ -119,3 +125,8 @@ def _retrieve(task: asyncio.Task[None]) -> None:
     """A batch that failed before writing its rows never asks: its error is not news."""
     if not task.cancelled():
         task.exception()
+
+
+def _pool_size(engine: AsyncEngine) -> int:
+    size = getattr(engine.sync_engine.pool, "size", None)
+    return size() if callable(size) else 0
