@@ -200,3 +200,34 @@ async def test_a_batch_that_hangs_is_cut_off(monkeypatch: pytest.MonkeyPatch) ->
         await inbound_jobs._bounded_batch([1, 2])
     job = load_jobs()[inbound.PROCESS_JOB]
     assert job.timeout_seconds is None
+
+
+async def test_outcomes_written_together_read_back_as_marked(runtime: Runtime) -> None:
+    ids = await _store_posts(runtime, 3)
+    reasons = [
+        ["dev@lists.example.org: accept: "],
+        ['a: hold: 含 "quotes" \\ and ünïcode 😀', "b: reject: second reason"],
+        [],
+    ]
+    async with transaction(runtime.sessionmaker) as session:
+        inbound.collect_done(session)
+        rows = (
+            await session.scalars(select(InboundMessage).where(InboundMessage.id.in_(ids)))
+        ).all()
+        before = utcnow()
+        for row, outcome, why in zip(rows, ["accept", "mixed", "discard"], reasons, strict=True):
+            inbound.mark_done(session, row, outcome, why)
+        await inbound.write_done(session)
+    async with runtime.sessionmaker() as session:
+        stored = (
+            await session.scalars(
+                select(InboundMessage).where(InboundMessage.id.in_(ids)).order_by(InboundMessage.id)
+            )
+        ).all()
+    assert [(r.status, r.outcome, r.reasons, r.lease_until, r.error) for r in stored] == [
+        (InboundStatus.DONE, outcome, why, None, None)
+        for outcome, why in zip(["accept", "mixed", "discard"], reasons, strict=True)
+    ]
+    for row in stored:
+        assert row.processed_at is not None
+        assert before - timedelta(seconds=1) <= row.processed_at <= utcnow()
