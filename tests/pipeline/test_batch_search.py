@@ -151,9 +151,12 @@ async def test_when_making_documents_fails_the_index_statement_makes_them(
     assert await _alone(started, backend, messages) == batch
 
 
-async def test_a_small_pool_is_left_to_the_batch(small_pool: Runtime, backend: str) -> None:
+async def test_a_small_pool_is_left_to_the_batch(
+    runtime: Runtime, small_pool: Runtime, backend: str
+) -> None:
     """With two connections, the batch makes its documents in the index statement: a third
-    connection would wait for one of the batch's or the SMTP edge's."""
+    connection would wait for one of the batch's or the SMTP edge's. (`runtime`: the tables
+    are emptied after the test.)"""
     seen: list[str] = []
 
     def record(*args: object) -> None:

@@ -250,14 +250,16 @@ def mark_done(session: AsyncSession, row: InboundMessage, outcome: str, reasons:
 
 
 # MariaDB: a batch's outcomes in one statement, from one JSON array (aiomysql sends an
-# executemany UPDATE as one statement per row).
+# executemany UPDATE as one statement per row). The array drives the join: read the other
+# way round, as the optimizer chose for a small table, the UPDATE locked every row of the
+# table until commit, and other workers' claims then skipped theirs.
 _DONE_MYSQL = text("""
-    UPDATE inbound_messages AS m JOIN JSON_TABLE(:done, '$[*]' COLUMNS (
+    UPDATE JSON_TABLE(:done, '$[*]' COLUMNS (
         id BIGINT PATH '$[0]',
         outcome VARCHAR(20) PATH '$[1]',
         reasons LONGTEXT PATH '$[2]',
         processed_at DATETIME(6) PATH '$[3]'
-    )) AS done ON m.id = done.id
+    )) AS done STRAIGHT_JOIN inbound_messages AS m ON m.id = done.id
     SET m.status = :status, m.outcome = done.outcome, m.reasons = done.reasons,
         m.processed_at = done.processed_at, m.lease_until = NULL, m.error = NULL""")
 
