@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, LargeBinary, String, Text
+from sqlalchemy import BindParameter, ColumnElement, DateTime, Dialect, LargeBinary, String, Text
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -57,7 +61,13 @@ class LongText(TypeDecorator[str]):
 
 
 class LongBinary(TypeDecorator[bytes]):
-    """Raw bytes of any size (RFC 822 messages): LONGBLOB on MySQL, BLOB/BYTEA elsewhere."""
+    """Raw bytes of any size (RFC 822 messages): LONGBLOB on MySQL, BLOB/BYTEA elsewhere.
+
+    MySQL/MariaDB get them as hexadecimal text, UNHEX()ed by the server. aiomysql puts bytes
+    into the statement's text escaped in Python, one character at a time through a table
+    for every byte above 127: 2.6 ms for a 73 KB message of English and Chinese text (in the
+    event loop that answers SMTP clients), against 0.1 ms to make and escape its hex.
+    """
 
     impl = LargeBinary
     cache_ok = True
@@ -66,6 +76,35 @@ class LongBinary(TypeDecorator[bytes]):
         if dialect.name in ("mysql", "mariadb"):
             return dialect.type_descriptor(mysql.LONGBLOB())
         return dialect.type_descriptor(LargeBinary())
+
+    def bind_expression(self, bindvalue: BindParameter[bytes]) -> ColumnElement[bytes]:
+        return _FromHexOnMysql(bindvalue)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name in ("mysql", "mariadb"):
+            return _hex
+        return super().bind_processor(dialect)
+
+
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else bytes(value).hex()
+
+
+class _FromHexOnMysql(FunctionElement[bytes]):
+    """A bound value as it is elsewhere; on MySQL/MariaDB, UNHEX() of it (LongBinary)."""
+
+    inherit_cache = True
+    type = LargeBinary()
+
+
+@compiles(_FromHexOnMysql)
+def _as_given(element: _FromHexOnMysql, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_FromHexOnMysql, "mysql")
+def _unhexed(element: _FromHexOnMysql, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"UNHEX({compiler.process(element.clauses, **kw)})"
 
 
 class JsonText(TypeDecorator[Any]):
