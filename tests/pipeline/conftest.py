@@ -106,6 +106,14 @@ async def running_service(
 
 
 @pytest.fixture
+async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
+    """Jobs run in this process (the in-memory broker), which is a worker: no SMTP."""
+    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
+    yield runtime
+    await queue.stop()
+
+
+@pytest.fixture
 async def mail_service(runtime: Runtime, sink: Sink) -> AsyncIterator[MailService]:
     async with running_service(runtime, sink) as service:
         yield service

@@ -4,17 +4,12 @@ one at a time builds: duplicates, parents, threads, replies adopted by a late pa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import select
 
-from oak_maillist.config import QueueSettings
 from oak_maillist.db.engine import transaction
 from oak_maillist.models import Domain, InboundMessage, Message, Thread
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import search
-from oak_maillist.tasks import queue
 from oak_maillist.tasks.jobs import inbound as inbound_jobs
 from tests.factories import make_domain, make_list
 from tests.pipeline.conftest import message
@@ -41,13 +36,6 @@ def _raw(to: str, message_id: str, in_reply_to: str, references: str, subject: s
     return message(
         to=to, subject=subject, message_id=message_id, headers=headers, body=body
     ).encode()
-
-
-@pytest.fixture
-async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
-    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
-    yield runtime
-    await queue.stop()
 
 
 async def _store(runtime: Runtime, local_part: str) -> tuple[int, list[int]]:

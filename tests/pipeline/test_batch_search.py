@@ -37,13 +37,6 @@ POSTS = [
 
 
 @pytest.fixture
-async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
-    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
-    yield runtime
-    await queue.stop()
-
-
-@pytest.fixture
 async def small_pool(settings: Settings) -> AsyncIterator[Runtime]:
     """The test database with a pool of two connections (database.max_connections)."""
     database = settings.database.model_copy(update={"max_connections": 2})

@@ -5,21 +5,19 @@ root gets one thread, a Message-ID is archived once and a thread's count loses n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oak_maillist.config import QueueSettings
 from oak_maillist.db.engine import transaction
 from oak_maillist.models import HeldMessage, InboundMessage, MailingList, Message, Thread
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import moderation, processing
 from oak_maillist.services.activity import Origin
-from oak_maillist.tasks import queue
 from oak_maillist.tasks.jobs import inbound as inbound_jobs
 from tests.factories import make_domain, make_list, make_user
 from tests.pipeline.conftest import message
@@ -35,13 +33,6 @@ T = TypeVar("T")
 class Post:
     message_id: str
     references: str = ""
-
-
-@pytest.fixture
-async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
-    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
-    yield runtime
-    await queue.stop()
 
 
 async def _store(runtime: Runtime, *posts: Post) -> list[int]:
@@ -71,7 +62,9 @@ async def _make_list(runtime: Runtime, **fields: object) -> None:
 
 
 async def _while_open(
-    monkeypatch: pytest.MonkeyPatch, first_ids: list[int], second: Callable[[], Awaitable[T]]
+    monkeypatch: pytest.MonkeyPatch,
+    first_ids: list[int],
+    second: Callable[[], Coroutine[Any, Any, T]],
 ) -> tuple[list[str | Exception], T]:
     """Process `first_ids` in one batch and, while it holds its transaction open after its
     writes, run `second`; then let the batch commit."""

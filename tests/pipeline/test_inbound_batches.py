@@ -47,13 +47,6 @@ async def _store_posts(runtime: Runtime, count: int) -> list[int]:
 
 
 @pytest.fixture
-async def started(runtime: Runtime) -> AsyncIterator[Runtime]:
-    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
-    yield runtime
-    await queue.stop()
-
-
-@pytest.fixture
 async def sqlite_runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     """A SQLite database whatever the backend under test: the write lock is SQLite's."""
     runtime = Runtime.from_settings(
