@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.db.engine import transaction
 from oak_maillist.models import InboundMessage
@@ -21,16 +20,16 @@ RAWS = [
 ]
 
 
-async def _inbound(session: AsyncSession, raw: bytes) -> InboundMessage:
+def _inbound(raw: bytes) -> InboundMessage:
     return InboundMessage(raw=raw, size=len(raw), envelope_from="a@example.org", recipients=[])
 
 
 async def test_raw_bytes_read_back_exactly(runtime: Runtime) -> None:
     async with transaction(runtime.sessionmaker) as session:
-        alone = await _inbound(session, RAWS[1])
+        alone = _inbound(RAWS[1])
         session.add(alone)
         await session.flush()  # one row
-        together = [await _inbound(session, raw) for raw in RAWS]
+        together = [_inbound(raw) for raw in RAWS]
         session.add_all(together)
         await session.flush()  # several in one statement
         ids = [alone.id] + [row.id for row in together]
@@ -42,7 +41,7 @@ async def test_raw_bytes_read_back_exactly(runtime: Runtime) -> None:
 
 async def test_raw_bytes_update_and_compare_exactly(runtime: Runtime) -> None:
     async with transaction(runtime.sessionmaker) as session:
-        row = await _inbound(session, b"before")
+        row = _inbound(b"before")
         session.add(row)
         await session.flush()
         await session.execute(

@@ -7,7 +7,6 @@ Only sessions that `collect` was called on defer; elsewhere `write` runs at once
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -22,7 +21,6 @@ Row = dict[str, Any] | list[Any]
 @dataclass
 class _Rows:
     rows: list[Row] = field(default_factory=list)
-    order: Callable[[Row], Any] | None = None
     packed: str | None = None
 
 
@@ -36,11 +34,9 @@ async def write(
     statement: TextClause,
     rows: list[Row],
     *,
-    order: Callable[[Row], Any] | None = None,
     packed: str | None = None,
 ) -> None:
-    """Insert index rows, now or (in a collecting session) with the batch's; `order` sorts
-    the rows of one statement (locks taken in key order cannot deadlock each other).
+    """Insert index rows, now or (in a collecting session) with the batch's.
 
     `packed` names the statement's one parameter that takes all the rows (lists of values)
     as a JSON array, for a statement that reads them with JSON_TABLE: aiomysql escapes each
@@ -51,9 +47,9 @@ async def write(
         return
     pending: dict[TextClause, _Rows] | None = session.info.get(_PENDING)
     if pending is None:
-        await _execute(session, statement, _Rows(rows, order, packed))
+        await _execute(session, statement, _Rows(rows, packed))
         return
-    entry = pending.setdefault(statement, _Rows(order=order, packed=packed))
+    entry = pending.setdefault(statement, _Rows(packed=packed))
     entry.rows.extend(rows)
 
 
@@ -68,7 +64,7 @@ async def write_collected(session: AsyncSession) -> None:
 
 
 async def _execute(session: AsyncSession, statement: TextClause, entry: _Rows) -> None:
-    rows = sorted(entry.rows, key=entry.order) if entry.order else entry.rows
+    rows = entry.rows
     if entry.packed is not None:
         await session.execute(statement, {entry.packed: json.dumps(rows, ensure_ascii=False)})
     else:

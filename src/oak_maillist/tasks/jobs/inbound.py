@@ -29,11 +29,10 @@ log = get_logger(__name__)
 # closing writes then hold the SMTP edge up longer (250 p95 38-40 -> 45-50 ms).
 #
 # One batch at a time per process, on every database. SQLite has one writer at a time anyway.
-# On PostgreSQL two batches side by side archived 25-30% more (one worker process, 5 KB
-# posts: 235-243 -> 295/s), but batches running at once do not see each other's posts: a
-# reply in one and its parent in the other would stay apart for good (the race that worker
-# processes side by side already have). Beside the SMTP edge they also took its 250 p95 from
-# 47-58 to 75-82 ms (bench/ingest.py).
+# Elsewhere batches that archive to the same list take turns on its lock
+# (services/list_locks): a second batch beside the first gained nothing for posts to one list
+# (one worker process, 5 KB posts: 275-279 against 278-294/s), and beside the SMTP edge two
+# batches took its 250 p95 from 47-58 to 75-82 ms (bench/ingest.py).
 MAX_BATCH = 16
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batches[int, str]] = (
     weakref.WeakKeyDictionary()
