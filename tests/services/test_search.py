@@ -25,7 +25,7 @@ from oak_maillist.services import archive
 from oak_maillist.services import search as search_service
 from oak_maillist.services.search import SearchHit, SearchQueryInvalid, parse_query, search
 from oak_maillist.services.search.query import CJK_RUNS, run_bigrams
-from oak_maillist.services.search.sqlite import cjk_column
+from oak_maillist.services.search.sqlite import CJK_BYTES, cjk_column
 from oak_maillist.services.search.terms import document_terms
 from tests.databases import create_database, drop_database, unique_name
 from tests.factories import make_list, message_row
@@ -169,6 +169,26 @@ async def test_index_makes_what_the_triggers_make(
     assert await index_rows(db, backend, ids) == indexed
     assert all(indexed[:-1])
     assert (indexed[-1] is None) == (backend == "sqlite")  # no CJK text: no CJK row
+
+
+async def test_long_columns_are_cut_where_the_triggers_cut_them(
+    db: AsyncSession, mlist: MailingList, backend: str
+) -> None:
+    """Past CJK_BYTES bytes of UTF-8, index() leaves out what the SQL of revision
+    c1e3a5b7d9f2 leaves out: cuts at a character's edge, inside one, and inside a run."""
+    bodies = [
+        "x" * lead + "中文" * (CJK_BYTES // 6) + tail
+        for lead in (0, 1, 2)
+        for tail in ("邮件列表", " end", "")
+    ]
+    messages = [await post(db, mlist, "长", body) for body in bodies]
+    ids = [message.id for message in messages]
+    indexed = await index_rows(db, backend, ids)
+    await db.execute(
+        update(Message).where(Message.id.in_(ids)).values(subject=Message.subject + "")
+    )
+    assert await index_rows(db, backend, ids) == indexed
+    assert all(indexed)
 
 
 @given(
