@@ -188,6 +188,7 @@ async def measure(
                 )
             )
         ).one()
+    assert last is not None
     seconds = last.timestamp() - accepted
     rows_after = written.timestamp() - accepted
     print(

@@ -6,6 +6,7 @@ import base64
 import json
 import time
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import jwt
@@ -36,14 +37,14 @@ async def alice(db: AsyncSession, runtime: Runtime) -> User:
 
 async def _tokens(
     client: httpx.AsyncClient, email: str = "alice@example.org", agent: str = "pytest"
-) -> dict[str, str]:
+) -> dict[str, Any]:
     response = await client.post(
         "/api/v1/auth/login",
         headers={"User-Agent": agent},
         json={"email": email, "password": DEFAULT_PASSWORD},
     )
     assert response.status_code == 200, response.text
-    body: dict[str, str] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 

@@ -56,7 +56,7 @@ async def _return_path(mail_service: MailService) -> str:
 
 async def _subscriber(runtime: Runtime) -> Subscriber:
     async with runtime.sessionmaker() as session:
-        found = await session.scalar(select(Subscriber))
+        found: Subscriber | None = await session.scalar(select(Subscriber))
         assert found is not None
         return found
 

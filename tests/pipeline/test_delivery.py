@@ -308,6 +308,7 @@ async def test_a_dual_signing_domain_signs_each_copy_with_rsa_and_ed25519(
     ]  # fmt: skip
     for mail in mails:
         fields = mail.message.get_all("DKIM-Signature")
+        assert fields is not None
         assert len(fields) == 2
         tags = [
             dict(t.strip().split("=", 1) for t in "".join(f.split()).split(";")) for f in fields

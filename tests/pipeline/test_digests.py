@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import cast
 
 import pytest
 from sqlalchemy import select, update
@@ -111,7 +113,7 @@ async def test_a_week_of_posts_makes_daily_and_weekly_digests_once(
     assert "1. Day 0 (Alice <alice@example.com>)" in toc.get_content()
     assert "2. Re: Day 0" in toc.get_content()
     assert bundle.get_content_type() == "multipart/digest"
-    inner = [part.get_payload()[0] for part in bundle.iter_parts()]
+    inner = [cast(EmailMessage, part.get_payload(0)) for part in bundle.iter_parts()]
     assert [str(m["Subject"]) for m in inner] == ["Day 0", "Re: Day 0"]
     assert inner[1]["In-Reply-To"] == "<d0p0@example.com>"
     assert "Post 1 of day 0." in inner[1].get_content()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from typing import cast
 
 import dkim
 import pytest
@@ -135,7 +137,7 @@ async def test_wrap_mitigation_attaches_the_original_untouched(
     assert str(out["From"]) == "Alice Example via Developers <dev@lists.example.org>"
     assert out.get_content_type() == "multipart/mixed"
     [inner] = [p for p in out.walk() if p.get_content_type() == "message/rfc822"]
-    original = inner.get_payload()[0]
+    original = cast(EmailMessage, inner.get_payload(0))
     assert str(original["From"]) == "Alice Example <alice@strict.example>"
     assert str(original["Subject"]) == "Hello"
     assert await _verifies(service.runtime, mail.data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +44,7 @@ async def dev(db: AsyncSession, runtime: Runtime) -> MailingList:
 
 async def _rows(runtime: Runtime, model: type, **where: object) -> list:  # type: ignore[type-arg]
     async with runtime.sessionmaker() as session:
-        query = select(model).filter_by(**where).order_by(model.id)  # type: ignore[attr-defined]
+        query: Any = select(model).filter_by(**where).order_by(model.id)  # type: ignore[attr-defined]
         return list((await session.scalars(query)).all())
 
 

@@ -63,7 +63,7 @@ def test_short_common_headers_are_parsed_once_across_messages() -> None:
     assert other is not first
     assert other.name == "content-type"
     assert first.name == "Content-Type"
-    assert first.params["charset"] == "utf-8"  # type: ignore[attr-defined]
+    assert first.params["charset"] == "utf-8"
 
 
 def test_longer_headers_are_parsed_once_per_message_only() -> None:
@@ -76,7 +76,7 @@ def test_longer_headers_are_parsed_once_per_message_only() -> None:
     assert again is not first
     assert again == first
     assert READING.header_factory("Content-Type", value) is not again
-    assert again.params["boundary"] == "------------89rdZlF87ukwoHkrsSI299lb"  # type: ignore[attr-defined]
+    assert again.params["boundary"] == "------------89rdZlF87ukwoHkrsSI299lb"
 
 
 _LINE_ENDS = st.sampled_from(["\r\n", "\n", "\r", ""])

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -22,7 +23,7 @@ from oak_maillist.runtime import Runtime
 @pytest.fixture
 async def scratch(tmp_path: Path) -> AsyncIterator[Runtime]:
     runtime = Runtime.from_settings(
-        Settings(database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'w.db'}"))
+        Settings(database=DatabaseSettings(url=SecretStr(f"sqlite:///{tmp_path / 'w.db'}")))
     )
     async with transaction(runtime.sessionmaker) as session:
         await session.execute(text("CREATE TABLE t (n INTEGER)"))
@@ -91,10 +92,11 @@ async def test_a_waiter_that_gives_up_passes_its_turn_on(scratch: Runtime) -> No
     quitter = asyncio.create_task(queue.acquire(urgent=True))
     patient = asyncio.create_task(queue.acquire())
     await asyncio.sleep(0.01)
-    assert queue.urgent_waiting
+    waiting = [queue.urgent_waiting]
     quitter.cancel()
     await asyncio.sleep(0.01)
-    assert not queue.urgent_waiting
+    waiting.append(queue.urgent_waiting)
+    assert waiting == [True, False]
     queue.release()  # the cancelled waiter is skipped: the patient one gets the turn
     await asyncio.wait_for(patient, 1)
     queue.release()

@@ -164,7 +164,8 @@ def test_a_visitor_confirms_from_the_mail_then_unsubscribes(
 
     def status() -> str:
         body = server.api("GET", f"/lists/{list_id}/subscribers", admin_token).json()
-        return {item["email"]: item["status"] for item in body["items"]}[address]
+        statuses: dict[str, str] = {item["email"]: item["status"] for item in body["items"]}
+        return statuses[address]
 
     assert status() == "active"
 

@@ -8,6 +8,7 @@ import time
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page, expect
+from pydantic import SecretStr
 
 from oak_maillist.config import SecuritySettings
 from oak_maillist.mail import verp
@@ -231,7 +232,7 @@ def test_a_bounce_shows_in_the_bounce_log(page: Page, server: Server, admin_toke
     message_id, _delivery = _wait_delivery(server, admin_token, list_id)
 
     # The remote server's DSN (RFC 3464) to the post's VERP return path.
-    key = crypto.derive_key(SecuritySettings(jwt_secret=TEST_SECRET), VERP_PURPOSE)
+    key = crypto.derive_key(SecuritySettings(jwt_secret=SecretStr(TEST_SECRET)), VERP_PURPOSE)
     return_path = verp.encode(
         key,
         list_local="echo",

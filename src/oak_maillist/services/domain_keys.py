@@ -98,7 +98,7 @@ async def replace_dkim_key(
     domain: Domain,
     *,
     settings: Settings,
-    actor_id: int,
+    actor_id: int | None,
     origin: Origin,
     algorithm: Algorithm | None = None,
     private_key_pem: str | None = None,
