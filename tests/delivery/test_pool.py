@@ -88,8 +88,22 @@ async def test_no_more_connections_than_allowed(sink: Sink) -> None:
     finally:
         await pool.close()
     assert peak == 2
-    assert pool.opened == 2
+    assert (pool.opened, pool.peak_in_use, pool.in_use) == (2, 2, 0)
     assert len(sink.received) == 8
+
+
+async def test_a_connection_given_back_closed_is_counted_and_replaced(sink: Sink) -> None:
+    pool = RelayPool(max_connections=1)
+    config = _config(sink.port)
+    try:
+        async with pool.connection(config) as client:
+            await relay.send_each(client, [_envelope(0)])
+            await client.quit()
+        [result] = await _send(pool, config, 1)
+        assert result.outcome is relay.Outcome.SENT
+        assert (pool.opened, pool.dropped, pool.peak_in_use) == (2, {"closed in use": 1}, 1)
+    finally:
+        await pool.close()
 
 
 async def test_an_unreachable_relay_raises_for_the_caller_to_defer() -> None:

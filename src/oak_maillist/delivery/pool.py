@@ -69,8 +69,11 @@ class RelayPool:
         self.rate = RateCap(rate_per_second)
         self._slots: dict[RelayConfig, _Slot] = {}
         self.opened = 0  # connections made since start (for tests and metrics)
-        # Idle connections not reused, by why: "expired", "disconnected", "noop failed".
+        # Connections not kept for reuse, by why: "expired", "disconnected", "noop failed"
+        # (found idle), "closed in use" (a block gave it back closed).
         self.dropped: Counter[str] = Counter()
+        self.in_use = 0
+        self.peak_in_use = 0  # the most connections lent out at once
 
     def _slot(self, config: RelayConfig) -> _Slot:
         slot = self._slots.get(config)
@@ -87,13 +90,19 @@ class RelayPool:
         slot = self._slot(config)
         async with slot.limit:
             client = await self._reuse(slot) or await self._open(config)
+            self.in_use += 1
+            self.peak_in_use = max(self.peak_in_use, self.in_use)
             try:
                 yield client
             except BaseException:
                 client.close()
                 raise
+            finally:
+                self.in_use -= 1
             if client.is_connected:
                 slot.idle.append(_Idle(client, time.monotonic()))
+            else:
+                self.dropped["closed in use"] += 1
 
     async def _reuse(self, slot: _Slot) -> aiosmtplib.SMTP | None:
         while slot.idle:
