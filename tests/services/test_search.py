@@ -192,7 +192,9 @@ async def test_long_columns_are_cut_where_the_triggers_cut_them(
 
 
 @given(
-    st.text(st.sampled_from("中文邮件表ーテ한국\u3040\u303f\u30ff\u3100 \n.aé😀𠀀"), max_size=80)
+    st.text(
+        st.sampled_from("中文邮件表ーテ한국\u3040\u303f\u30ff\u3100 \n.\x00aé😀𠀀"), max_size=80
+    )
 )
 def test_the_cjk_column_holds_each_runs_pairs_and_its_last_character(content: str) -> None:
     """cjk_column's one-pass reading gives what splitting out the runs gives."""
