@@ -24,7 +24,7 @@ from oak_maillist.runtime import Runtime
 from oak_maillist.services import archive
 from oak_maillist.services import search as search_service
 from oak_maillist.services.search import SearchHit, SearchQueryInvalid, parse_query, search
-from oak_maillist.services.search.query import CJK_RUNS, run_bigrams
+from oak_maillist.services.search.query import CJK_RUNS, run_bigrams, runs_bigrams
 from oak_maillist.services.search.sqlite import CJK_BYTES, cjk_column
 from oak_maillist.services.search.terms import document_terms
 from tests.databases import create_database, drop_database, unique_name
@@ -201,6 +201,12 @@ def test_the_cjk_column_holds_each_runs_pairs_and_its_last_character(content: st
     runs = CJK_RUNS.split(content)[1::2]
     expected = " ".join(token for run in runs for token in run_bigrams(run)) or None
     assert cjk_column(content) == expected
+
+
+@given(st.lists(st.text(st.sampled_from("中文邮ーテ한\u3040\u30ff\u4dbf\uf900\ufaff"), min_size=1)))
+def test_each_runs_bigrams_are_its_pairs_and_its_last_character(runs: list[str]) -> None:
+    """runs_bigrams, which makes all runs' texts at once, gives what each run alone gives."""
+    assert runs_bigrams(runs) == [" ".join(run_bigrams(run)) + " " for run in runs]
 
 
 async def index_rows(db: AsyncSession, backend: str, ids: list[int]) -> list[object]:

@@ -23,7 +23,7 @@ from oak_maillist.services.search.query import (
     Term,
     bigrams,
     bind,
-    run_bigrams,
+    runs_bigrams,
 )
 
 BODY_LIMIT = 200_000  # characters of a body indexed: a tsvector holds at most 1 MB of words
@@ -180,5 +180,5 @@ def words_text(content: str) -> str:
     when that is CJK too (as messages_search_cjk_bigrams makes it), '@', '.' and '/' as
     spaces (as messages_search_vector)."""
     parts = CJK_RUNS.split(content)
-    parts[1::2] = [" " + "  ".join(run_bigrams(run)) + " " for run in parts[1::2]]
+    parts[1::2] = [" " + text for text in runs_bigrams(parts[1::2])]
     return "".join(parts).replace("@", " ").replace(".", " ").replace("/", " ")

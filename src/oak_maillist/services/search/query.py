@@ -9,6 +9,8 @@ from __future__ import annotations
 import operator
 import re
 import unicodedata
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,9 @@ CJK = re.compile(f"[{CJK_CLASS}]")
 CJK_RUNS = re.compile(f"([{CJK_CLASS}]+)")  # split() keeps the runs, at odd indexes
 # CJK runs, and runs of the other letters and digits (a word character, neither _ nor CJK).
 PIECES = re.compile(f"[{CJK_CLASS}]+|[^\\W_{CJK_CLASS}]+")
+_GAP, _NEXT = "\x00", "\x01"  # while runs_bigrams works: between runs, and a run's start
+_RUN_START = re.compile(f"{_GAP}[{CJK_CLASS}]")
+_NOT_CJK = re.compile(f"[^{CJK_CLASS}]+")
 _CLAUSES = re.compile(r'(-*)"([^"]*)"?|(\S+)')
 _ENDINGS = ("ies", "ing", "ed", "es", "s", "e", "y")
 
@@ -133,6 +138,43 @@ def bigrams(run: str) -> list[str]:
 def run_bigrams(run: str) -> list[str]:
     """How a document holds a CJK run: each character with the next one, the last alone."""
     return [*map(operator.add, run, run[1:]), run[-1]]
+
+
+def runs_bigrams(runs: Sequence[str]) -> list[str]:
+    """run_bigrams of each CJK run as the text a document holds for it, each token followed
+    by a space ("ab bc c ")."""
+    if not runs:
+        return []
+    spaced = _interleave(_GAP + _GAP.join(runs))
+    # A _GAP's own triple starts the next run; a run's last character leaves a _GAP behind.
+    return spaced.replace(_GAP * 2 + " ", _NEXT).replace(_GAP, "").split(_NEXT)[1:]
+
+
+def bigrams_text(content: str) -> str:
+    """run_bigrams of every CJK run in the text, space-separated ("" without any)."""
+    spaced = _interleave(_NOT_CJK.sub(_GAP, _GAP + content))
+    # Gone with the _GAPs: "ab " inside a run, "c " at its end, " " for the gap itself.
+    return spaced.replace(_GAP, "").replace("  ", " ").strip()  # one gap between two runs
+
+
+def _interleave(joined: str) -> str:
+    """For CJK runs that each follow one _GAP: each character, the next one if it is in the
+    same run (else a _GAP), and a space.
+
+    Interleaved with array slices rather than made a string per pair: for 100 KB of mixed
+    text bigrams_text takes a third of the time a regular expression took, runs_bigrams half
+    of what a list per run took.
+    """
+    firsts = _RUN_START.sub(_GAP * 2, joined)  # the same, each run's first character a _GAP
+    chars, after = array("H"), array("H")  # CJK characters (all in the BMP) and _GAPs only
+    chars.frombytes(joined.encode("utf-16-le"))
+    after.frombytes(firsts.encode("utf-16-le"))
+    del after[0]  # the character after each one; a run's first one never pairs backwards
+    after.append(ord(_GAP))
+    triples = array("H", [ord(" ")]) * (3 * len(chars))  # character, the one after, space
+    triples[0::3] = chars
+    triples[1::3] = after
+    return triples.tobytes().decode("utf-16-le")
 
 
 def bind(params: dict[str, Any], prefix: str, value: object) -> str:
