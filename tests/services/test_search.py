@@ -24,7 +24,7 @@ from oak_maillist.runtime import Runtime
 from oak_maillist.services import archive
 from oak_maillist.services import search as search_service
 from oak_maillist.services.search import SearchHit, SearchQueryInvalid, parse_query, search
-from oak_maillist.services.search.query import CJK_RUNS, run_bigrams, runs_bigrams
+from oak_maillist.services.search.query import CJK_RUNS, runs_bigrams
 from oak_maillist.services.search.sqlite import CJK_BYTES, cjk_column
 from oak_maillist.services.search.terms import document_terms
 from tests.databases import create_database, drop_database, unique_name
@@ -35,6 +35,12 @@ BEFORE_WORD_INDEX = "a8c0e2f4b6d8"
 WORD_INDEX = importlib.import_module(
     "oak_maillist.db.migrations.versions.20261124_b9d1f3a5c7e9_mysql_search_terms"
 )
+
+
+def run_bigrams(run: str) -> list[str]:
+    """The reference: each character of a CJK run with the next one, the last alone."""
+    return [run[index : index + 2] for index in range(len(run))]
+
 
 _ids = itertools.count(1)
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -6,7 +6,6 @@ exclude, word* matches a prefix. CJK runs (kana, hanzi/kanji, hangul) match as s
 
 from __future__ import annotations
 
-import operator
 import re
 import unicodedata
 from array import array
@@ -135,14 +134,9 @@ def bigrams(run: str) -> list[str]:
     return [run[index : index + 2] for index in range(len(run) - 1)] or [run]
 
 
-def run_bigrams(run: str) -> list[str]:
-    """How a document holds a CJK run: each character with the next one, the last alone."""
-    return [*map(operator.add, run, run[1:]), run[-1]]
-
-
 def runs_bigrams(runs: Sequence[str]) -> list[str]:
-    """run_bigrams of each CJK run as the text a document holds for it, each token followed
-    by a space ("ab bc c ")."""
+    """How a document holds each CJK run: each character with the next one, the last alone,
+    each token followed by a space ("abc": "ab bc c ")."""
     if not runs:
         return []
     spaced = _interleave(_GAP + _GAP.join(runs))
@@ -151,7 +145,8 @@ def runs_bigrams(runs: Sequence[str]) -> list[str]:
 
 
 def bigrams_text(content: str) -> str:
-    """run_bigrams of every CJK run in the text, space-separated ("" without any)."""
+    """The tokens of every CJK run in the text (as runs_bigrams makes them), space-separated
+    ("" without any)."""
     spaced = _interleave(_NOT_CJK.sub(_GAP, _GAP + content))
     # Gone with the _GAPs: "ab " inside a run, "c " at its end, " " for the gap itself.
     return spaced.replace(_GAP, "").replace("  ", " ").strip()  # one gap between two runs
