@@ -332,6 +332,8 @@ async def test_pages_and_total(
         assert set(seen) == everything
         empty, total = await search(db, list_id=mlist.id, query="release", page=4, per_page=10)
         assert (empty, total) == ([], 23)
+        far = await search(db, list_id=mlist.id, query="release", page=10**6, per_page=100)
+        assert far == ([], 23)  # the API's last page: far past the end, still the total
     newest = sorted(everything)[-7:]
     assert sorted(seen[:7]) == newest
     assert seen[7:] == sorted(everything - set(newest), reverse=True)
