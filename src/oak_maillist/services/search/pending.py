@@ -64,9 +64,9 @@ async def write_collected(session: AsyncSession) -> None:
 
 
 async def _execute(session: AsyncSession, statement: TextClause, entry: _Rows) -> None:
-    rows = entry.rows
     if entry.packed is not None:
-        await session.execute(statement, {entry.packed: json.dumps(rows, ensure_ascii=False)})
+        packed = json.dumps(entry.rows, ensure_ascii=False)
+        await session.execute(statement, {entry.packed: packed})
     else:
-        named = cast(list[dict[str, Any]], rows)  # executemany: each row by column name
+        named = cast(list[dict[str, Any]], entry.rows)  # executemany: each row by column name
         await session.execute(statement, named if len(named) > 1 else named[0])

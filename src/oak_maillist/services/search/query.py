@@ -27,7 +27,8 @@ CJK = re.compile(f"[{CJK_CLASS}]")
 CJK_RUNS = re.compile(f"([{CJK_CLASS}]+)")  # split() keeps the runs, at odd indexes
 # CJK runs, and runs of the other letters and digits (a word character, neither _ nor CJK).
 PIECES = re.compile(f"[{CJK_CLASS}]+|[^\\W_{CJK_CLASS}]+")
-_GAP, _NEXT = "\x00", "\x01"  # while runs_bigrams works: between runs, and a run's start
+# While CJK pairs are made (_interleave): what lies between two runs, and where a run starts.
+_GAP, _NEXT = "\x00", "\x01"
 _RUN_START = re.compile(f"{_GAP}[{CJK_CLASS}]")
 _NOT_CJK = re.compile(f"[^{CJK_CLASS}]+")
 _CLAUSES = re.compile(r'(-*)"([^"]*)"?|(\S+)')
