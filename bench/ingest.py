@@ -8,9 +8,11 @@ in-process jobs), or with `--workers N` `serve --role smtp` and N `oak-maillist 
 processes sharing a Redis broker (processing then has processes of its own). Then 20
 concurrent SMTP clients, each on its own connection, send 5 KB and 100 KB posts to a list
 that takes posts from anyone. Prints, per size: the 250 latency of each transaction
-(p50/p95), accepted posts per second while sending, and archived posts per second (from the
-first send until the last post is in the archive). A baseline in the same run: the same
-clients against a bare aiosmtpd server that only counts messages (the protocol's floor).
+(p50/p95), accepted posts per second while sending, archived posts per second (from the
+first send until the last post is in the archive), and the CPU time the service used per
+post, on its main thread and on its other threads (the database drivers'). A baseline in
+the same run: the same clients against a bare aiosmtpd server that only counts messages
+(the protocol's floor).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 import aiosmtplib
 from sqlalchemy import func, select
 
-from bench.common import free_port, wait_port
+from bench.common import cpu_seconds, free_port, wait_port
 from oak_maillist.config import DatabaseSettings, Settings
 from oak_maillist.db import migrate
 from oak_maillist.models import Domain, MailingList, Message
@@ -200,6 +202,7 @@ async def run(
             _report("baseline (bare aiosmtpd, no storage)", latencies, seconds)
             before = await _archived(runtime, list_id)
             posts = [_post(n, size) for n in range(count)]
+            cpu_before = cpu_seconds(service.pid)
             start = time.perf_counter()
             latencies, seconds = await _send_all(smtp_port, posts, senders)
             while await _archived(runtime, list_id) < before + count:
@@ -207,11 +210,19 @@ async def run(
                     raise SystemExit("posts were not archived within 10 minutes")
                 await asyncio.sleep(0.05)
             archived = time.perf_counter() - start
+            main, threads = (
+                (after - before) * 1000 / count
+                for after, before in zip(cpu_seconds(service.pid), cpu_before, strict=True)
+            )
             _report(
                 "oak-maillist (stored, then archived)",
                 latencies,
                 seconds,
                 f"  archived {count / archived:7.1f}/s",
+            )
+            print(
+                f"  service CPU per post: main thread {main:.2f} ms, other threads {threads:.2f} ms"
+                + (" (the workers' not counted)" if workers else "")
             )
     finally:
         if spy is not None:
