@@ -165,3 +165,46 @@ async def test_a_small_pool_is_left_to_the_batch(
     async with small_pool.sessionmaker() as session:
         batch = await index_rows(session, backend, [m.id for m in messages])
     assert await _alone(small_pool, backend, messages) == batch
+
+
+@pytest.mark.parametrize(
+    ("split_chars", "pool", "makers"),
+    [
+        (pg_documents.SPLIT_CHARS, 20, 1),  # short texts: one connection makes them all
+        (1, 20, 2),  # long texts waiting: a second connection takes a share
+        (1, pg_documents.MIN_POOL, 1),  # no connection to spare for a second one
+    ],
+)
+async def test_long_texts_are_made_on_two_connections(
+    runtime: Runtime,
+    settings: Settings,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+    split_chars: int,
+    pool: int,
+    makers: int,
+) -> None:
+    """Each maker keeps one server process busy; the documents are the same either way.
+    (`runtime`: the tables are emptied after the test.)"""
+    monkeypatch.setattr(pg_documents, "SPLIT_CHARS", split_chars)
+    database = settings.database.model_copy(update={"max_connections": pool})
+    sized = Runtime.from_settings(settings.model_copy(update={"database": database}))
+    await queue.start(sized, queue.make_broker(QueueSettings()), worker=True)
+    connections: set[int] = set()
+    sent = re.sub(r"(?<!:):(\w+)", r"%(\1)s", str(pg_documents.MAKE)).strip()
+
+    def record(connection: object, *args: object) -> None:
+        if sent in str(args[1]):
+            connections.add(id(connection.connection.dbapi_connection))  # type: ignore[attr-defined]
+
+    event.listen(sized.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        messages = await _process(sized)
+        async with sized.sessionmaker() as session:
+            batch = await index_rows(session, backend, [m.id for m in messages])
+        assert len(connections) == (makers if backend == "postgresql" else 0)
+        assert await _alone(sized, backend, messages) == batch
+    finally:
+        event.remove(sized.engine.sync_engine, "before_cursor_execute", record)
+        await queue.stop()
+        await sized.close()
