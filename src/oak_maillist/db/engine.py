@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 from oak_maillist.config import DatabaseSettings
-from oak_maillist.db import sqlite_driver
+from oak_maillist.db import sqlite_driver, wal
 from oak_maillist.db.sqlite_ids import SqliteSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -115,6 +115,9 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        if url.database:
+            checkpoints = wal.Checkpoints(url.database)
+            event.listen(engine.sync_engine, "commit", lambda _: checkpoints.after_commit())
     return engine
 
 
@@ -142,6 +145,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={wal.BACKSTOP_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
