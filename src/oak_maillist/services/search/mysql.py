@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from oak_maillist.db.types import LongText
 from oak_maillist.models import Message
 from oak_maillist.services.search import pending
 from oak_maillist.services.search.query import ParsedQuery, Scored, Term, bind, stem_prefix
@@ -26,7 +27,9 @@ from oak_maillist.services.search.terms import TABLE, document_terms, pair_term,
 
 # A batch's rows in one JSON array (pending.write's `packed`), inserted in key order: the
 # order of the primary key's collation, so that transactions inserting side by side lock in
-# one order and cannot deadlock.
+# one order and cannot deadlock. The array goes as LongText (hexadecimal): escaping its
+# quotes and CJK terms in Python took 9 ms for a 100 KB post of English and Chinese text,
+# against 1 ms.
 INSERT_TERMS = text(f"""
     INSERT INTO {TABLE} (list_id, term, message_id, weight)
     SELECT list_id, term, message_id, weight FROM JSON_TABLE(:terms, '$[*]' COLUMNS (
@@ -34,7 +37,9 @@ INSERT_TERMS = text(f"""
         term VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[1]',
         message_id BIGINT PATH '$[2]',
         weight INT PATH '$[3]'
-    )) AS row_values ORDER BY list_id, term, message_id""")  # noqa: S608 - constants
+    )) AS row_values ORDER BY list_id, term, message_id""").bindparams(  # noqa: S608 - constants
+    bindparam("terms", type_=LongText())
+)
 
 
 MAX_PREFIX_TERMS = 200  # terms a prefix is spelled out as; a longer list is a range
