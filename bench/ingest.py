@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -58,9 +59,48 @@ asyncio.run(main())
 """
 
 
+# Text of many distinct words, as real mail has: a search index does work per distinct term,
+# and one line repeated (as earlier sessions sent) made a 100 KB body of 19 terms.
+_SYLLABLES = [
+    "ka",
+    "to",
+    "ri",
+    "mon",
+    "sel",
+    "ba",
+    "ver",
+    "lin",
+    "dra",
+    "po",
+    "que",
+    "st",
+    "en",
+    "al",
+    "us",
+    "ter",
+    "ing",
+    "ed",
+]
+_HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]
+
+
+def _text_lines(count: int = 2000) -> list[str]:
+    """Lines of English-like words (a vocabulary of 5,000) and, in most, a run of Chinese."""
+    rng = random.Random(5)
+    vocabulary = ["".join(rng.choices(_SYLLABLES, k=rng.randint(1, 4))) for _ in range(5000)]
+    lines = []
+    for _ in range(count):
+        words = " ".join(rng.choices(vocabulary, k=rng.randint(4, 12)))
+        chinese = "".join(rng.choices(_HAN, k=rng.randint(4, 16))) if rng.random() < 0.8 else ""
+        lines.append(f"{words.capitalize()}; {chinese}。" if chinese else f"{words.capitalize()}.")
+    return lines
+
+
+_LINES = _text_lines()
+
+
 def _post(number: int, size: int) -> bytes:
-    line = "The quick brown fox jumps over the lazy dog; 敏捷的棕色狐狸跳过了懒狗。\n"
-    body = (line * (size // len(line.encode()) + 1))[: size // 2]
+    """A post of about `size` bytes: lines of the text above in an order of its own."""
     headers = (
         f"From: Sender {number % 50} <sender{number % 50}@example.com>\r\n"
         "To: bench@lists.example.org\r\n"
@@ -69,8 +109,12 @@ def _post(number: int, size: int) -> bytes:
         "Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
         "Content-Transfer-Encoding: 8bit\r\n\r\n"
-    )
-    return (headers + body.replace("\n", "\r\n")).encode()
+    ).encode()
+    rng = random.Random(number)
+    body = bytearray()
+    while len(headers) + len(body) < size:
+        body += rng.choice(_LINES).encode() + b"\r\n"
+    return headers + bytes(body)
 
 
 async def _send_all(port: int, posts: list[bytes], senders: int) -> tuple[list[float], float]:
