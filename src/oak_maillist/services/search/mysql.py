@@ -91,8 +91,9 @@ class MysqlBackend:
             )
         sender = f"{message.sender_name} {message.sender_email}"
         terms = document_terms(message.subject, sender, message.text_body or "")
+        list_id, message_id = message.list_id, message.id  # read once, not once per term
         rows: list[pending.Row] = [
-            [message.list_id, term, message.id, weight] for term, weight in terms.items()
+            [list_id, term, message_id, weight] for term, weight in terms.items()
         ]
         await pending.write(session, INSERT_TERMS, rows, packed="terms")
 
