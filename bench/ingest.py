@@ -33,6 +33,7 @@ import aiosmtplib
 from sqlalchemy import func, select
 
 from bench.common import cpu_seconds, free_port, wait_port
+from bench.search_archive import chinese, english, english_source
 from oak_maillist.config import DatabaseSettings, Settings
 from oak_maillist.db import migrate
 from oak_maillist.models import Domain, MailingList, Message
@@ -59,48 +60,27 @@ asyncio.run(main())
 """
 
 
-# Text of many distinct words, as real mail has: a search index does work per distinct term,
-# and one line repeated (as earlier sessions sent) made a 100 KB body of 19 terms.
-_SYLLABLES = [
-    "ka",
-    "to",
-    "ri",
-    "mon",
-    "sel",
-    "ba",
-    "ver",
-    "lin",
-    "dra",
-    "po",
-    "que",
-    "st",
-    "en",
-    "al",
-    "us",
-    "ter",
-    "ing",
-    "ed",
-]
-_HAN = [chr(code) for code in range(0x4E00, 0x4E00 + 3000)]
-
-
-def _text_lines(count: int = 2000) -> list[str]:
-    """Lines of English-like words (a vocabulary of 5,000) and, in most, a run of Chinese."""
+# Paragraphs of text as mail has it, from bench/search_archive.py's generators: English from
+# a word chain of a month of a real list, and one paragraph in four Chinese. A search index
+# does work per distinct term; the one line that earlier sessions repeated made a 100 KB body
+# of 19 terms, which flattered every index.
+def _paragraphs(count: int = 400) -> list[str]:
     rng = random.Random(5)
-    vocabulary = ["".join(rng.choices(_SYLLABLES, k=rng.randint(1, 4))) for _ in range(5000)]
-    lines = []
-    for _ in range(count):
-        words = " ".join(rng.choices(vocabulary, k=rng.randint(4, 12)))
-        chinese = "".join(rng.choices(_HAN, k=rng.randint(4, 16))) if rng.random() < 0.8 else ""
-        lines.append(f"{words.capitalize()}; {chinese}。" if chinese else f"{words.capitalize()}.")
-    return lines
+    _, chain = english_source()
+    keys = list(chain)
+    return [
+        chinese(rng, rng.randint(20, 80)).replace("\n", "") + "\n"
+        if rng.random() < 0.25
+        else english(rng, chain, keys, rng.randint(40, 160)) + "\n"
+        for _ in range(count)
+    ]
 
 
-_LINES = _text_lines()
+_PARAGRAPHS = _paragraphs()
 
 
 def _post(number: int, size: int) -> bytes:
-    """A post of about `size` bytes: lines of the text above in an order of its own."""
+    """A post of about `size` bytes: paragraphs of the text above in an order of its own."""
     headers = (
         f"From: Sender {number % 50} <sender{number % 50}@example.com>\r\n"
         "To: bench@lists.example.org\r\n"
@@ -113,7 +93,7 @@ def _post(number: int, size: int) -> bytes:
     rng = random.Random(number)
     body = bytearray()
     while len(headers) + len(body) < size:
-        body += rng.choice(_LINES).encode() + b"\r\n"
+        body += rng.choice(_PARAGRAPHS).replace("\n", "\r\n").encode() + b"\r\n"
     return headers + bytes(body)
 
 
