@@ -74,18 +74,27 @@ async def test_without_the_background_checkpoints_the_log_keeps_the_rows(
     assert (tmp_path / "c.db-wal").stat().st_size >= 30 * ROW_BYTES
 
 
-async def test_a_failed_checkpoint_is_logged_and_the_next_one_starts(
+async def test_a_failing_checkpoint_is_logged_once_and_tried_again(
     tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """(`settings`: logging set up as the service's.)"""
     checkpoints = wal.Checkpoints(str(tmp_path / "missing" / "x.db"))
     with caplog.at_level(logging.WARNING):
-        for _ in range(2):
-            checkpoints.after_commit()
-            assert checkpoints.running is not None
-            with contextlib.suppress(sqlite3.OperationalError):
-                await asyncio.wait_for(checkpoints.running, 5)
-            await asyncio.sleep(wal.INTERVAL_SECONDS)
+        for _ in range(3):  # no folder for the database
+            await _checkpoint_now(checkpoints)
+        (tmp_path / "missing").mkdir()
+        await _checkpoint_now(checkpoints)  # succeeds: a failure after it is news again
+        (tmp_path / "missing" / "x.db").unlink()
+        (tmp_path / "missing" / "x.db").mkdir()  # not a database file
+        await _checkpoint_now(checkpoints)
     failed = [r.getMessage() for r in caplog.records if r.name == wal.__name__]
-    assert len(failed) == 2
-    assert all("sqlite_checkpoint_failed" in m and "unable to open" in m for m in failed)
+    assert len(failed) == 2  # the first of three failures in a row, and the one after success
+    assert all("sqlite_checkpoint_failed" in m for m in failed)
+
+
+async def _checkpoint_now(checkpoints: wal.Checkpoints) -> None:
+    await asyncio.sleep(wal.INTERVAL_SECONDS)  # no start is skipped as too soon
+    checkpoints.after_commit()
+    assert checkpoints.running is not None
+    with contextlib.suppress(sqlite3.OperationalError):
+        await asyncio.wait_for(checkpoints.running, 5)

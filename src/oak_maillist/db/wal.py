@@ -31,6 +31,7 @@ class Checkpoints:
         self._path = path
         self.running: asyncio.Future[None] | None = None  # the checkpoint under way
         self._last_start = float("-inf")
+        self._failing = False  # the last one failed (and said so)
 
     def after_commit(self) -> None:
         """A transaction committed: start a checkpoint unless one runs or began just now."""
@@ -55,6 +56,10 @@ class Checkpoints:
             connection.close()
 
     def _finished(self, done: asyncio.Future[None]) -> None:
+        """A failure is logged once until a checkpoint succeeds again (the next commit tries
+        again; the backstop checkpoints meanwhile)."""
         self.running = None
-        if not done.cancelled() and (error := done.exception()) is not None:
+        error = None if done.cancelled() else done.exception()
+        if error is not None and not self._failing:
             log.warning("sqlite_checkpoint_failed", error=f"{type(error).__name__}: {error}")
+        self._failing = error is not None
