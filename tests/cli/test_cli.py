@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import smtplib
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,4 +149,8 @@ def test_serve_answers_http_and_smtp_and_stops_on_sigterm(
         status, stderr = service.stop()
     assert status == 0, stderr
     assert TEST_SECRET not in stderr
-    assert '"event": "started"' in stderr or '"event":"started"' in stderr
+    started = [
+        json.loads(line) for line in stderr.splitlines() if '"started"' in line and "{" in line
+    ]
+    assert [entry["event"] for entry in started] == ["started"]
+    assert started[0]["frozen_objects"] > 10_000  # startup's objects, out of the collector's way

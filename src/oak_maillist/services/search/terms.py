@@ -72,7 +72,7 @@ def document_terms(subject: str, sender: str, body: str) -> dict[str, int]:
         # Each distinct word and neighbouring pair is reduced once, however often it occurs.
         words: dict[str, str] = {}  # a word piece's term
         runs: list[str] = []  # CJK runs found once
-        found: Counter[str] = Counter()  # the terms and their occurrences
+        found: Counter[str] = Counter()  # word and pair terms, and their occurrences
         cjk: Counter[str] = Counter()  # CJK terms, and across two runs terms holding a space
         for piece, count in Counter(pieces).items():
             if not CJK.match(piece):
@@ -90,8 +90,8 @@ def document_terms(subject: str, sender: str, body: str) -> dict[str, int]:
         cjk.update(cjk_terms(" ".join(runs)))
         for term in [term for term in cjk if " " in term]:
             del cjk[term]
-        found.update(cjk)  # no word term is a CJK one
         _add(weights, found, weight)
+        _add(weights, cjk, weight)
     for term in [term for term, weight in weights.items() if weight > MAX_WEIGHT]:
         weights[term] = MAX_WEIGHT
     return weights
