@@ -86,11 +86,6 @@ class _TextFromHexOnMysql(FunctionElement[str]):
     type = Text()
 
 
-@compiles(_TextFromHexOnMysql)
-def _text_as_given(element: _TextFromHexOnMysql, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.clauses, **kw))
-
-
 @compiles(_TextFromHexOnMysql, "mysql")
 def _text_unhexed(element: _TextFromHexOnMysql, compiler: SQLCompiler, **kw: Any) -> str:
     # An explicit collation: compared with a column, the converted value would otherwise
@@ -138,7 +133,8 @@ class _FromHexOnMysql(FunctionElement[bytes]):
 
 
 @compiles(_FromHexOnMysql)
-def _as_given(element: _FromHexOnMysql, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(_TextFromHexOnMysql)
+def _as_given(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     return str(compiler.process(element.clauses, **kw))
 
 
