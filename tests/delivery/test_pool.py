@@ -89,6 +89,7 @@ async def test_no_more_connections_than_allowed(sink: Sink) -> None:
         await pool.close()
     assert peak == 2
     assert (pool.opened, pool.peak_in_use, pool.in_use) == (2, 2, 0)
+    assert pool.lent == 8  # two made, six reuses
     assert len(sink.received) == 8
 
 

@@ -212,10 +212,13 @@ async def test_connections_are_reused_across_batches(
         )
         await mail_service.sink.wait_for(3 * (n + 1))
         await _settled(mail_service.runtime)
-    # three posts, nine deliveries, over one connection kept open between them (on a
-    # failure, dropped says why one was not reused, and peak_in_use whether sends overlapped)
+    # Three posts, nine deliveries, over connections kept open between them: none dropped
+    # (dropped would say why), none opened while one was idle (lanes may send side by side:
+    # CI once saw two at once), and later sends reused them.
     pool = queue.relay_pool()
-    assert (pool.opened, pool.dropped, pool.peak_in_use) == (1, {}, 1)
+    assert pool.dropped == {}
+    assert pool.opened == pool.peak_in_use
+    assert pool.lent > pool.opened
 
 
 async def test_a_footer_with_each_recipients_link_is_signed_for_each(

@@ -69,6 +69,7 @@ class RelayPool:
         self.rate = RateCap(rate_per_second)
         self._slots: dict[RelayConfig, _Slot] = {}
         self.opened = 0  # connections made since start (for tests and metrics)
+        self.lent = 0  # times a connection was lent out: each beyond `opened` was a reuse
         # Connections not kept for reuse, by why: "expired", "disconnected", "noop failed"
         # (found idle), "closed in use" (a block gave it back closed).
         self.dropped: Counter[str] = Counter()
@@ -90,6 +91,7 @@ class RelayPool:
         slot = self._slot(config)
         async with slot.limit:
             client = await self._reuse(slot) or await self._open(config)
+            self.lent += 1
             self.in_use += 1
             self.peak_in_use = max(self.peak_in_use, self.in_use)
             try:
