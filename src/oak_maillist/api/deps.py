@@ -70,7 +70,22 @@ def get_origin(request: Request) -> Origin:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+async def _committed(
+    session: Annotated[AsyncSession, Depends(get_session)],
+) -> AsyncIterator[AsyncSession]:
+    """The handler's work, committed before its response is sent.
+
+    get_session ends after the response (FastAPI's "request" scope, so that a streamed body
+    can still read), so its commit came after the client had its answer: a client that
+    created a list and at once sent mail to it could be refused (550 5.1.1, seen in a
+    browser test), and a failing commit followed a 2xx. When the handler raises, get_session
+    decides as before (roll back, or commit what must persist).
+    """
+    yield session
+    await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(_committed, scope="function")]
 LimiterDep = Annotated[Limiter, Depends(get_limiter)]
 OriginDep = Annotated[Origin, Depends(get_origin)]
 
