@@ -70,6 +70,8 @@ def get_origin(request: Request) -> Origin:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
 async def _committed(
     session: Annotated[AsyncSession, Depends(get_session)],
 ) -> AsyncIterator[AsyncSession]:
