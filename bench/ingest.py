@@ -235,8 +235,8 @@ async def run(
                 await asyncio.sleep(0.05)
             archived = time.perf_counter() - start
             main, threads = (
-                (after - before) * 1000 / count
-                for after, before in zip(cpu_seconds(service.pid), cpu_before, strict=True)
+                (now - then) * 1000 / count
+                for now, then in zip(cpu_seconds(service.pid), cpu_before, strict=True)
             )
             _report(
                 "oak-maillist (stored, then archived)",

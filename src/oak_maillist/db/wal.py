@@ -34,7 +34,9 @@ class Checkpoints:
         self._failing = False  # the last one failed (and said so)
 
     def after_commit(self) -> None:
-        """A transaction committed: start a checkpoint unless one runs or began just now."""
+        """A transaction commits (the engine's event comes just before the database's commit,
+        whose pages the next checkpoint takes): start a checkpoint unless one runs or began
+        just now."""
         now = time.monotonic()
         if self.running is not None or now - self._last_start < INTERVAL_SECONDS:
             return

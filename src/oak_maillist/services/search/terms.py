@@ -72,36 +72,23 @@ def document_terms(subject: str, sender: str, body: str) -> dict[str, int]:
         # Each distinct word and neighbouring pair is reduced once, however often it occurs.
         words: dict[str, str] = {}  # a word piece's term
         runs: list[str] = []  # CJK runs found once
-        found: Counter[str] = Counter()  # word and pair terms, and their occurrences
-        cjk: Counter[str] = Counter()  # CJK terms, and across two runs terms holding a space
+        found: Counter[str] = Counter()  # CJK terms
         for piece, count in Counter(pieces).items():
             if not CJK.match(piece):
                 term = words[piece] = word_term(piece[:MAX_TERM_CHARS].lower())
-                found[term] += count
+                weights[term] = weights.get(term, 0) + count * weight
             elif count == 1:
                 runs.append(piece)
             else:
                 for term, times in Counter(cjk_terms(piece)).items():
-                    cjk[term] += times * count
+                    found[term] += times * count
         for (first, second), count in Counter(itertools.pairwise(pieces)).items():
             if first in words and second in words:  # no CJK run between them
-                found[pair_term(words[first], words[second])] += count
-        # The runs found once all at once, counted in C.
-        cjk.update(cjk_terms(" ".join(runs)))
-        for term in [term for term in cjk if " " in term]:
-            del cjk[term]
-        _add(weights, found, weight)
-        _add(weights, cjk, weight)
-    for term in [term for term, weight in weights.items() if weight > MAX_WEIGHT]:
-        weights[term] = MAX_WEIGHT
-    return weights
-
-
-def _add(weights: dict[str, int], found: dict[str, int], weight: int) -> None:
-    """Add the occurrences `found`, each counting `weight` times, to `weights` (dictionary
-    operations in C for the terms that are new, as most of a body's are)."""
-    if weight != 1:
-        found = {term: count * weight for term, count in found.items()}
-    for term in found.keys() & weights.keys():
-        found[term] += weights[term]
-    weights.update(found)
+                term = pair_term(words[first], words[second])
+                weights[term] = weights.get(term, 0) + count * weight
+        # The runs found once all at once, counted in C; terms across two runs hold a space.
+        found.update(cjk_terms(" ".join(runs)))
+        for term, count in found.items():
+            if " " not in term:
+                weights[term] = weights.get(term, 0) + count * weight
+    return {term: min(weight, MAX_WEIGHT) for term, weight in weights.items()}
