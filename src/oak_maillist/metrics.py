@@ -71,6 +71,24 @@ JOB_DURATION = Histogram(
     ["task"],
     registry=REGISTRY,
 )
+INBOUND_STAGE_SECONDS = Histogram(
+    "oak_inbound_stage_seconds",
+    "Time a batch of stored messages spent in each stage of processing: claim (marking them"
+    " taken), begin (waiting for the transaction: SQLite's write lock), read (their rows),"
+    " prepare (parsing; what the posts ask of their lists and the archive), decide (the"
+    " posting chain, mail commands), write (archive rows, threads, search index, outcomes),"
+    " commit.",
+    ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+    registry=REGISTRY,
+)
+INBOUND_TRANSACTION_MESSAGES = Histogram(
+    "oak_inbound_transaction_messages",
+    "Stored messages processed per transaction (on SQLite a batch commits early when the SMTP"
+    " edge waits for the write lock).",
+    buckets=(1, 2, 4, 8, 16, 32),
+    registry=REGISTRY,
+)
 BUILD_INFO = Gauge(
     "oak_build_info",
     "Version of the running service (value is always 1).",

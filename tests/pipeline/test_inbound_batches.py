@@ -17,6 +17,7 @@ from oak_maillist.config import ArchiveSettings, DatabaseSettings, QueueSettings
 from oak_maillist.db import migrate
 from oak_maillist.db.engine import transaction
 from oak_maillist.db.types import utcnow
+from oak_maillist.metrics import REGISTRY
 from oak_maillist.models import InboundMessage, InboundStatus, Message
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound, processing
@@ -91,11 +92,48 @@ async def test_a_batch_commits_early_for_a_waiting_smtp_edge(
         return await real_process(*args, **kwargs)
 
     monkeypatch.setattr(processing, "process", process)
+    transactions = _sample("oak_inbound_transaction_messages_count")
     outcomes = await inbound_jobs._process_batch(ids)
     await asyncio.gather(*edge)
     assert outcomes == ["accept"] * 3
     assert seen_by_edge == [1]  # it went in after the first post, not after the batch
     assert await _archived(sqlite_runtime) == 3
+    # Two transactions: the first post, then the other two (oak_inbound_transaction_messages).
+    assert _sample("oak_inbound_transaction_messages_count") == transactions + 2
+    assert _sample("oak_inbound_transaction_messages_bucket", le="1.0") >= 1
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+STAGES = ("claim", "begin", "read", "prepare", "decide", "write", "commit")
+
+
+async def test_processing_times_each_stage(
+    started: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _store_posts(started, 3)
+    counts = {stage: _sample("oak_inbound_stage_seconds_count", stage=stage) for stage in STAGES}
+    sums = {stage: _sample("oak_inbound_stage_seconds_sum", stage=stage) for stage in STAGES}
+    messages = _sample("oak_inbound_transaction_messages_sum")
+    real_finish = processing.finish
+
+    async def slow_finish(session: Any) -> None:  # writing takes 200 ms longer
+        await asyncio.sleep(0.2)
+        await real_finish(session)
+
+    monkeypatch.setattr(processing, "finish", slow_finish)
+    assert await inbound_jobs._process_batch(ids) == ["accept"] * 3
+    for stage in STAGES:
+        assert _sample("oak_inbound_stage_seconds_count", stage=stage) == counts[stage] + 1
+    grown = {
+        stage: _sample("oak_inbound_stage_seconds_sum", stage=stage) - sums[stage]
+        for stage in STAGES
+    }
+    assert grown["write"] >= 0.2  # the sleep is counted where it happened, and only there
+    assert all(grown[stage] < 0.2 for stage in STAGES if stage != "write"), grown
+    assert _sample("oak_inbound_transaction_messages_sum") == messages + 3
 
 
 async def test_an_error_in_a_batch_stays_with_its_message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy import bindparam, select
 from oak_maillist.db.engine import transaction, writer_queue
 from oak_maillist.logging import get_logger
 from oak_maillist.mail.parse import ParsedMessage
+from oak_maillist.metrics import INBOUND_STAGE_SECONDS, INBOUND_TRANSACTION_MESSAGES
 from oak_maillist.models import InboundMessage
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import inbound, moderation, processing
@@ -73,8 +75,10 @@ async def _process_batch(inbound_ids: list[int]) -> list[str | Exception]:
     its own message only."""
     runtime = current_runtime()
     lease = timedelta(seconds=runtime.settings.queue.lease_seconds)
+    laps = _Laps()
     async with transaction(runtime.sessionmaker) as session:
         claimed = await inbound.claim(session, inbound_ids, lease=lease)
+    laps.lap("claim")
     outcomes: dict[int, str | Exception] = {i: "skipped" for i in inbound_ids if i not in claimed}
     todo = [i for i in inbound_ids if i in claimed]
     done: dict[int, str] = {}
@@ -102,18 +106,39 @@ async def _process_claimed(inbound_ids: list[int], done: dict[int, str]) -> None
     parsed: dict[int, ParsedMessage] = {}  # each message parsed once, whatever the commits
     while pending:  # each round commits one message at least, so the loop ends
         outcomes: dict[int, str] = {}
+        laps = _Laps()
         async with transaction(runtime.sessionmaker) as session:
+            laps.lap("begin")
             rows = (await session.scalars(_ROWS, {"ids": pending})).all()
             pending = []
+            laps.lap("read")
             await processing.prepare(session, rows, parsed)
+            laps.lap("prepare")
             for index, row in enumerate(rows):
                 report = await processing.process(session, runtime.settings, row)
                 outcomes[row.id] = report.outcome
                 if index + 1 < len(rows) and _give_way(runtime):
                     pending = [later.id for later in rows[index + 1 :]]
                     break
+            laps.lap("decide")
             await processing.finish(session)
+            laps.lap("write")
+        laps.lap("commit")
+        INBOUND_TRANSACTION_MESSAGES.observe(len(outcomes))
         done |= outcomes
+
+
+class _Laps:
+    """Times the stages of processing a batch into INBOUND_STAGE_SECONDS, each from the end of
+    the one before."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        INBOUND_STAGE_SECONDS.labels(stage).observe(now - self._last)
+        self._last = now
 
 
 def _give_way(runtime: Runtime) -> bool:
