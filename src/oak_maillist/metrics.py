@@ -74,10 +74,11 @@ JOB_DURATION = Histogram(
 INBOUND_STAGE_SECONDS = Histogram(
     "oak_inbound_stage_seconds",
     "Time a batch of stored messages spent in each stage of processing: claim (marking them"
-    " taken), begin (waiting for the transaction: SQLite's write lock), read (their rows),"
-    " prepare (parsing; what the posts ask of their lists and the archive), decide (the"
-    " posting chain, mail commands), write (archive rows, threads, search index, outcomes),"
-    " commit.",
+    " taken), wait (for the batch before it), begin (waiting for the transaction: SQLite's"
+    " write lock), read (their rows), prepare (parsing; what the posts ask of their lists"
+    " and the archive), decide (the posting chain, mail commands), write (archive rows,"
+    " threads, search index on SQLite, outcomes), commit, index (the search index, written"
+    " after the commit on PostgreSQL and MySQL/MariaDB while the next batch goes on).",
     ["stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
     registry=REGISTRY,

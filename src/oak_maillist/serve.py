@@ -63,6 +63,7 @@ async def run(runtime: Runtime, roles: set[str]) -> None:
             await queue.enqueue("inbound.sweep", grace_seconds=0)
             await queue.enqueue("outbound.sweep")
             await queue.enqueue("delivery.sweep", grace_seconds=0)
+            await queue.enqueue("search.sweep", grace_seconds=0)
         if "scheduler" in roles:
             tasks.append(asyncio.create_task(run_scheduler(broker, stop)))
             runtime.components["scheduler"] = "running"

@@ -1,25 +1,25 @@
-"""A batch's posts are indexed for search as each post alone would be. On PostgreSQL their
-documents are made on a connection of their own while the batch goes on (pg_documents), and
-made by the index statement itself when that fails."""
+"""A batch's posts are indexed for search as each post alone would be. On PostgreSQL and
+MySQL/MariaDB that is done after the batch commits, from a backlog: what indexing then
+leaves there (it failed, the process died) the sweeper indexes."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import TextClause, event, select, text
+from sqlalchemy import delete, event, select
 
-from oak_maillist.config import QueueSettings, Settings
 from oak_maillist.db.engine import transaction
+from oak_maillist.db.types import utcnow
 from oak_maillist.models import InboundMessage, Message
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import search
-from oak_maillist.services.search import pg_documents
-from oak_maillist.services.search import postgres as pg_search
-from oak_maillist.tasks import queue
+from oak_maillist.services.search import backlog
 from oak_maillist.tasks.jobs import inbound as inbound_jobs
-from tests.factories import make_domain, make_list
+from oak_maillist.tasks.jobs.search import sweep as sweep_job
+from tests.factories import make_domain, make_list, message_row
 from tests.pipeline.conftest import message
 from tests.services.test_search import index_rows
 
@@ -37,17 +37,6 @@ POSTS = [
 
 
 @pytest.fixture
-async def small_pool(settings: Settings) -> AsyncIterator[Runtime]:
-    """The test database with a pool of two connections (database.max_connections)."""
-    database = settings.database.model_copy(update={"max_connections": 2})
-    runtime = Runtime.from_settings(settings.model_copy(update={"database": database}))
-    await queue.start(runtime, queue.make_broker(QueueSettings()), worker=True)
-    yield runtime
-    await queue.stop()
-    await runtime.close()
-
-
-@pytest.fixture
 def statements(started: Runtime) -> Iterator[list[str]]:
     """The SQL the engine runs while the test does."""
     seen: list[str] = []
@@ -58,12 +47,6 @@ def statements(started: Runtime) -> Iterator[list[str]]:
     event.listen(started.engine.sync_engine, "before_cursor_execute", record)
     yield seen
     event.remove(started.engine.sync_engine, "before_cursor_execute", record)
-
-
-def _ran(statements: list[str], statement: TextClause) -> bool:
-    """Whether the engine ran `statement` (as psycopg sees it: %(name)s for :name)."""
-    sent = re.sub(r"(?<!:):(\w+)", r"%(\1)s", str(statement)).strip()
-    return any(sent in ran for ran in statements)
 
 
 async def _process(runtime: Runtime) -> list[Message]:
@@ -100,6 +83,11 @@ async def _alone(runtime: Runtime, backend: str, messages: list[Message]) -> lis
         return await index_rows(session, backend, [m.id for m in messages])
 
 
+async def _backlog(runtime: Runtime) -> list[int]:
+    async with runtime.sessionmaker() as session:
+        return list(await session.scalars(select(backlog.BACKLOG.c.message_id)))
+
+
 async def test_a_batchs_posts_are_indexed_as_each_alone_would_be(
     started: Runtime, backend: str, statements: list[str]
 ) -> None:
@@ -108,103 +96,83 @@ async def test_a_batchs_posts_are_indexed_as_each_alone_would_be(
     async with started.sessionmaker() as session:
         batch = await index_rows(session, backend, [m.id for m in messages])
     assert all(batch) or backend == "sqlite"  # SQLite's CJK table: rows for CJK text only
-    used = {
-        "made": _ran(statements, pg_documents.MAKE),
-        "copied in": _ran(statements, pg_search.INDEX_MADE),
-        "made by the index statement": _ran(statements, pg_search.INDEX),
-    }
-    on_postgresql = backend == "postgresql"
-    assert used == {
-        "made": on_postgresql,
-        "copied in": on_postgresql,
-        "made by the index statement": False,
-    }
+    queued = any(ran.startswith(f"INSERT INTO {backlog.TABLE} ") for ran in statements)
+    assert queued == (backend != "sqlite")
+    assert await _backlog(started) == []
     assert await _alone(started, backend, messages) == batch
 
 
-async def test_when_making_documents_fails_the_index_statement_makes_them(
+async def test_posts_whose_indexing_failed_wait_in_the_backlog_for_the_sweeper(
     started: Runtime,
     backend: str,
-    statements: list[str],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(pg_documents, "MAKE", text("SELECT no_such_function()"))
+    """As if the process had died between the batch's commit and its index's: the posts are
+    archived, and found once the sweeper has been by (not before its grace has passed)."""
+    real_index = search.index
+
+    async def failing(session: Any, message: Message, *, fresh: bool = False) -> None:
+        if fresh:
+            raise RuntimeError("the index is unreachable")
+        await real_index(session, message, fresh=fresh)
+
+    if backend != "sqlite":  # SQLite indexes in the archive's transaction
+        monkeypatch.setattr(search, "index", failing)
     messages = await _process(started)
+    chinese = next(m for m in messages if m.subject == "中文主题")
     async with started.sessionmaker() as session:
-        batch = await index_rows(session, backend, [m.id for m in messages])
-        chinese = next(m for m in messages if m.subject == "中文主题")
+        found, _ = await search.search(session, list_id=chinese.list_id, query="中文")
+    queued = await _backlog(started)
+    if backend == "sqlite":
+        assert queued == []
+        assert [hit.id for hit in found] == [chinese.id]
+        return
+    assert found == []
+    assert sorted(queued) == sorted(m.id for m in messages)
+    warned = [r.getMessage() for r in caplog.records if "search_index_deferred" in r.getMessage()]
+    assert len(warned) == 1
+    assert "the index is unreachable" in warned[0]
+    assert await sweep_job(grace_seconds=60) == 0  # queued just now: their batch may be busy
+    assert await sweep_job(grace_seconds=0) == len(messages)
+    assert await _backlog(started) == []
+    async with started.sessionmaker() as session:
         found, total = await search.search(session, list_id=chinese.list_id, query="中文")
-    assert [(hit.id, hit.subject) for hit in found] == [(chinese.id, "中文主题")]
-    assert total == 1
-    assert _ran(statements, pg_search.INDEX) == (backend == "postgresql")
-    warned = [r.getMessage() for r in caplog.records if r.name == pg_documents.__name__]
-    assert len(warned) == (backend == "postgresql")
-    assert all("search_documents_failed" in w and "no_such_function" in w for w in warned)
-    assert await _alone(started, backend, messages) == batch
+        rows = await index_rows(session, backend, [m.id for m in messages])
+    assert ([hit.id for hit in found], total) == ([chinese.id], 1)
+    assert await _alone(started, backend, messages) == rows
 
 
-async def test_a_small_pool_is_left_to_the_batch(
-    runtime: Runtime, small_pool: Runtime, backend: str
+async def test_the_sweeper_drops_deleted_messages_and_works_in_rounds(
+    started: Runtime, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With two connections, the batch makes its documents in the index statement: a third
-    connection would wait for one of the batch's or the SMTP edge's. (`runtime`: the tables
-    are emptied after the test.)"""
-    seen: list[str] = []
+    async with transaction(started.sessionmaker) as session:
+        domain = await make_domain(session, "lists.example.org")
+        mlist = await make_list(session, domain, "dev", posting_policy="anyone")
+        kept = [_row(mlist.id, f"Kept {n}") for n in range(5)]
+        gone = _row(mlist.id, "Gone")
+        session.add_all([*kept, gone])
+        await session.flush()
+        ids = [m.id for m in [*kept, gone]]
+        await session.execute(
+            backlog.QUEUE, [{"id": i, "at": utcnow() - timedelta(minutes=5)} for i in ids]
+        )
+    async with transaction(started.sessionmaker) as session:
+        await session.execute(delete(Message).where(Message.id == gone.id))
+    assert await search.sweep_backlog(started.sessionmaker, grace=timedelta(0), batch=2) == 6
+    assert await _backlog(started) == []
+    async with started.sessionmaker() as session:
+        found, total = await search.search(session, list_id=mlist.id, query="kept")
+    assert total == 5
+    assert sorted(hit.id for hit in found) == sorted(m.id for m in kept)
 
-    def record(*args: object) -> None:
-        seen.append(str(args[2]))
 
-    event.listen(small_pool.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        messages = await _process(small_pool)
-    finally:
-        event.remove(small_pool.engine.sync_engine, "before_cursor_execute", record)
-    assert not _ran(seen, pg_documents.MAKE)
-    assert _ran(seen, pg_search.INDEX) == (backend == "postgresql")
-    async with small_pool.sessionmaker() as session:
-        batch = await index_rows(session, backend, [m.id for m in messages])
-    assert await _alone(small_pool, backend, messages) == batch
-
-
-@pytest.mark.parametrize(
-    ("split_chars", "pool", "makers"),
-    [
-        (pg_documents.SPLIT_CHARS, 20, 1),  # short texts: one connection makes them all
-        (1, 20, 2),  # long texts waiting: a second connection takes a share
-        (1, pg_documents.MIN_POOL, 1),  # no connection to spare for a second one
-    ],
-)
-async def test_long_texts_are_made_on_two_connections(
-    runtime: Runtime,
-    settings: Settings,
-    backend: str,
-    monkeypatch: pytest.MonkeyPatch,
-    split_chars: int,
-    pool: int,
-    makers: int,
-) -> None:
-    """Each maker keeps one server process busy; the documents are the same either way.
-    (`runtime`: the tables are emptied after the test.)"""
-    monkeypatch.setattr(pg_documents, "SPLIT_CHARS", split_chars)
-    database = settings.database.model_copy(update={"max_connections": pool})
-    sized = Runtime.from_settings(settings.model_copy(update={"database": database}))
-    await queue.start(sized, queue.make_broker(QueueSettings()), worker=True)
-    connections: set[int] = set()
-    sent = re.sub(r"(?<!:):(\w+)", r"%(\1)s", str(pg_documents.MAKE)).strip()
-
-    def record(connection: object, *args: object) -> None:
-        if sent in str(args[1]):
-            connections.add(id(connection.connection.dbapi_connection))  # type: ignore[attr-defined]
-
-    event.listen(sized.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        messages = await _process(sized)
-        async with sized.sessionmaker() as session:
-            batch = await index_rows(session, backend, [m.id for m in messages])
-        assert len(connections) == (makers if backend == "postgresql" else 0)
-        assert await _alone(sized, backend, messages) == batch
-    finally:
-        event.remove(sized.engine.sync_engine, "before_cursor_execute", record)
-        await queue.stop()
-        await sized.close()
+def _row(list_id: int, subject: str) -> Message:
+    return message_row(
+        list_id,
+        f"<{subject.replace(' ', '.')}@example.org>",
+        subject=subject,
+        text_body=f"{subject}: a post written by another program.",
+        sender_email="ann@example.org",
+        sender_name="Ann Lee",
+    )

@@ -55,8 +55,9 @@ def collect_accepted(session: AsyncSession) -> None:
 
 
 async def publish(session: AsyncSession, mlist: MailingList, message: Message) -> None:
-    """An archived post becomes searchable and goes to the list's subscribers."""
-    await search.index(session, message, fresh=True)
+    """An archived post becomes searchable (now, or after the batch commits: see
+    search.index_new) and goes to the list's subscribers."""
+    await search.index_new(session, message)
     await fanout.fan_out(session, mlist, message)
 
 

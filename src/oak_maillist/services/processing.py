@@ -33,7 +33,6 @@ from oak_maillist.models import (
 from oak_maillist.moderation import policies
 from oak_maillist.services import (
     ai_moderation,
-    archive,
     archive_memo,
     archive_threads,
     bounces,
@@ -43,7 +42,6 @@ from oak_maillist.services import (
     list_locks,
     outbound,
     posting,
-    search,
 )
 from oak_maillist.services.inbound import Recipient, RecipientStatus
 from oak_maillist.services.search import pending as search_pending
@@ -108,7 +106,6 @@ async def prepare(
                 continue
             mlist, domain = found
             message_id = posting.post_message_id(parsed, row.raw, domain.name)
-            search.start(session, archive.text_fields(parsed))
             ids = archive_threads.ancestor_ids(parsed, message_id)
             wants.append(
                 archive_memo.Want(

@@ -8,14 +8,13 @@ here, where they cost far less than in SQL. Triggers index rows that other write
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.models import Message
-from oak_maillist.services.search import pending, pg_documents
+from oak_maillist.services.search import pending
 from oak_maillist.services.search.query import (
     CJK_RUNS,
     ParsedQuery,
@@ -41,20 +40,7 @@ INDEX = text("""
         document = EXCLUDED.document, pairs = EXCLUDED.pairs""")
 
 
-# A document pg_documents made from the same text: copied in.
-INDEX_MADE = text("""
-    INSERT INTO messages_search (message_id, list_id, document, pairs)
-    VALUES (:id, :list_id, CAST(:document AS tsvector), CAST(:pairs AS tsvector))
-    ON CONFLICT (message_id) DO UPDATE SET list_id = EXCLUDED.list_id,
-        document = EXCLUDED.document, pairs = EXCLUDED.pairs""")
 _FIELDS = ("subject", "sender", "body")
-
-
-def _inputs(
-    *, subject: str, sender_name: str, sender_email: str, text_body: str | None
-) -> pg_documents.Texts:
-    """What a message's document is made of: its subject, sender and body (up to BODY_LIMIT)."""
-    return subject, f"{sender_name} {sender_email}", (text_body or "")[:BODY_LIMIT]
 
 
 def _lexeme(value: str) -> str:
@@ -74,28 +60,15 @@ class PostgresBackend:
 
     WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D body, C sender, B unused, A subject
 
-    def start(self, session: AsyncSession, fields: Mapping[str, str]) -> None:
-        """Have the document of a message about to be archived with these text fields made
-        on another connection while its batch goes on (pg_documents); `index` writes it."""
-        inputs = _inputs(**fields)
-        texts = (words_text(inputs[0]), words_text(inputs[1]), words_text(inputs[2]))
-        pg_documents.start(session, inputs, texts)
-
     async def index(self, session: AsyncSession, message: Message, *, fresh: bool) -> None:
         """Write the message's row (again): messages_search_missing then leaves it be."""
-        inputs = _inputs(
-            subject=message.subject,
-            sender_name=message.sender_name,
-            sender_email=message.sender_email,
-            text_body=message.text_body,
+        texts = (
+            message.subject,
+            f"{message.sender_name} {message.sender_email}",
+            (message.text_body or "")[:BODY_LIMIT],
         )
         row: dict[str, Any] = {"id": message.id, "list_id": message.list_id}
-        made = await pg_documents.made(session, inputs)
-        if made is not None:
-            row |= {"document": made.document, "pairs": made.pairs}
-            await pending.write(session, INDEX_MADE, [row])
-            return
-        row |= {name: words_text(value) for name, value in zip(_FIELDS, inputs, strict=True)}
+        row |= {name: words_text(value) for name, value in zip(_FIELDS, texts, strict=True)}
         await pending.write(session, INDEX, [row])
 
     async def matches(
