@@ -10,19 +10,21 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import bindparam, delete, text, update
+from sqlalchemy import bindparam, delete, func, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oak_maillist.config import DatabaseSettings, Settings
 from oak_maillist.db import migrate
+from oak_maillist.db.types import utcnow
 from oak_maillist.models import MailingList, Message
 from oak_maillist.runtime import Runtime
 from oak_maillist.services import search as search_service
-from oak_maillist.services.search import search
+from oak_maillist.services.search import backlog, search
 from tests.databases import create_database, drop_database, unique_name
 from tests.factories import make_list, message_row
 
 BEFORE = "b9d1f3a5c7e9"
+BACKLOG_BEFORE = "d8e0f2a4b6c8"  # the revision before the search backlog's
 CUT = 300_000  # bytes of a column SQLite's triggers read for CJK text
 EDGES = "".join(  # each CJK range's first and last character, and their neighbours outside
     chr(code)
@@ -165,3 +167,33 @@ async def test_rows_written_without_index_stay_searchable(backend: str, scratch:
     async with scratch.sessionmaker() as session:  # the old triggers indexed it
         assert await _found(session, mlist, "公园") == sorted([*by_trigger, indexed.id, later.id])
         assert await _found(session, mlist, "umbrella") == [*by_trigger, later.id]
+
+
+async def test_posts_left_in_the_backlog_are_indexed_by_its_downgrade(
+    backend: str, scratch: Runtime
+) -> None:
+    """Revision e4a6c8e0a2b4: PostgreSQL's trigger that indexes, at commit, a new message
+    that nobody indexed leaves one in the backlog to the application; going down, what the
+    backlog holds is indexed in SQL. SQLite's trigger indexes words whatever the backlog
+    holds; MySQL/MariaDB's terms are the application's alone."""
+    await migrate.upgrade(scratch.engine)
+    async with scratch.sessionmaker() as session, session.begin():
+        mlist = await make_list(session)
+        queued = _message(mlist, "Queued", "Ann", "the kernel freeze starts")
+        other = _message(mlist, "Another writer's", "Bob", "the kernel freeze ends")
+        session.add_all([queued, other])
+        await session.flush()
+        await session.execute(backlog.QUEUE, {"id": queued.id, "at": utcnow()})
+    words = {"sqlite": [queued.id, other.id], "postgresql": [other.id], "mysql": []}
+    async with scratch.sessionmaker() as session:
+        assert await _found(session, mlist, "kernel") == sorted(words[backend])
+    await migrate.downgrade(scratch.engine, BACKLOG_BEFORE)
+    async with scratch.sessionmaker() as session:
+        assert await _found(session, mlist, "kernel") == (
+            [] if backend == "mysql" else sorted([queued.id, other.id])
+        )
+        tables = await session.run_sync(lambda sync: inspect(sync.connection()).get_table_names())
+    assert backlog.TABLE not in tables
+    await migrate.upgrade(scratch.engine)
+    async with scratch.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(backlog.BACKLOG)) == 0
