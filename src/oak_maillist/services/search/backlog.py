@@ -39,10 +39,6 @@ def defer(session: AsyncSession, queued: list[Message]) -> None:
         session.info[_DEFERRED] = queued
 
 
-def deferring(session: AsyncSession) -> bool:
-    return _DEFERRED in session.info
-
-
 async def queue(session: AsyncSession, message: Message) -> bool:
     """Queue a post just archived, if the session defers; whether it did."""
     queued: list[Message] | None = session.info.get(_DEFERRED)

@@ -30,14 +30,15 @@ log = get_logger(__name__)
 # 16 against 8: 5 KB posts archived about 10% faster; 32: a little faster again, but the
 # closing writes then hold the SMTP edge up longer (250 p95 38-40 -> 45-50 ms).
 #
-# One batch at a time per process is processed (_CHAIN), on every database. SQLite has one
+# One batch at a time per process is processed (_chain), on every database. SQLite has one
 # writer at a time anyway. Elsewhere batches that archive to the same list take turns on its
 # lock (services/list_locks): a second batch beside the first gained nothing for posts to one
 # list (one worker process, 5 KB posts: 275-279 against 278-294/s), and beside the SMTP edge
 # two batches took its 250 p95 from 47-58 to 75-82 ms (bench/ingest.py). But on PostgreSQL
 # and MySQL/MariaDB a batch indexes its posts for search after it commits (search.backlog),
-# and the next batch is processed meanwhile: two batches are under way at a time (5 KB posts:
-# PostgreSQL 204-209 -> 239-246/s, MariaDB 77 -> 117/s; 100 KB: 29 -> 37-38/s, 7.3 -> 9.3/s).
+# and the next batch is processed meanwhile: two batches are under way at a time (5 KB posts
+# archived and indexed: PostgreSQL 207-213 -> 250-256/s, MariaDB 76-77 -> 120-123/s; 100 KB:
+# 29-30 -> 39-40/s and 7.5 -> 9.5-10.6/s).
 MAX_BATCH = 16
 CONCURRENT_BATCHES = 2
 _batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batches[int, str]] = (
