@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from oak_maillist.config import (
     IncomingSmtpSettings,
@@ -19,8 +19,9 @@ from oak_maillist.config import (
     QueueSettings,
     SmtpSettings,
 )
-from oak_maillist.models import InboundMessage, InboundStatus
+from oak_maillist.models import InboundMessage, InboundStatus, Message
 from oak_maillist.runtime import Runtime
+from oak_maillist.services.search import backlog
 from oak_maillist.smtp.server import bound_port, start_servers, stop_servers
 from oak_maillist.tasks import queue
 from tests.sink import Sink
@@ -77,7 +78,15 @@ class MailService:
                     .limit(1)
                 )
                 if row is not None and row.status in (InboundStatus.DONE, InboundStatus.FAILED):
-                    return row
+                    # ...and its posts indexed for search (after the commit, but on SQLite).
+                    unindexed = await session.scalar(
+                        select(func.count())
+                        .select_from(backlog.BACKLOG)
+                        .join(Message, Message.id == backlog.BACKLOG.c.message_id)
+                        .where(Message.inbound_id == row.id)
+                    )
+                    if not unindexed:
+                        return row
             await asyncio.sleep(0.05)
         raise AssertionError(f"no message after {last_id} was processed in {seconds}s")
 
