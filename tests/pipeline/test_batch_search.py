@@ -144,7 +144,7 @@ async def test_posts_whose_indexing_failed_wait_in_the_backlog_for_the_sweeper(
 
 
 async def test_the_sweeper_drops_deleted_messages_and_works_in_rounds(
-    started: Runtime, backend: str, monkeypatch: pytest.MonkeyPatch
+    started: Runtime, backend: str
 ) -> None:
     async with transaction(started.sessionmaker) as session:
         domain = await make_domain(session, "lists.example.org")

@@ -165,6 +165,8 @@ async def sweep_backlog(
     while swept < most:
         async with transaction(sessionmaker) as session:
             ids = await backlog.due(session, queued_before=utcnow() - grace, limit=batch)
+            if not ids:  # the usual case (and always on SQLite): nothing to read
+                break
             messages = (await session.scalars(select(Message).where(Message.id.in_(ids)))).all()
             pending.collect(session)
             for message in messages:  # it may have been indexed again since (an edit)
